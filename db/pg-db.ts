@@ -1,0 +1,34 @@
+/** Db over a pg.Pool (a PostgreSQL server). */
+import pg from "pg";
+import type { Db, Queryable, QueryResult } from "./db.ts";
+
+// NUMERIC, INT8 come back as strings (never through number); timestamptz as Date.
+export function openPgDb(connectionString: string, opts: { max?: number; applicationName?: string } = {}): Db {
+  const pool = new pg.Pool({ connectionString, max: opts.max ?? 8, application_name: opts.applicationName ?? "strata" });
+  // An idle client that errors (server restart) must not crash the process; the next query reconnects.
+  pool.on("error", () => {});
+  const run = async <R>(client: pg.Pool | pg.PoolClient, sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> => {
+    const res = await client.query(sql, params as unknown[] | undefined);
+    return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };
+  };
+  return {
+    dialect: "postgres",
+    query: (sql, params) => run(pool, sql, params),
+    async transaction(fn) {
+      const client = await pool.connect();
+      try {
+        await client.query("BEGIN");
+        const tx: Queryable = { query: (sql, params) => run(client, sql, params) };
+        const result = await fn(tx);
+        await client.query("COMMIT");
+        return result;
+      } catch (err) {
+        await client.query("ROLLBACK").catch(() => {});
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}

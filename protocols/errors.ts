@@ -1,0 +1,62 @@
+/**
+ * Errors say whether to retry, and keep their class across the wire.
+ *
+ * - RetryableError: the operation may succeed later (a dependency down, a timeout). Supervisors
+ *   restart the actor with backoff and the message is tried again.
+ * - InputError (non-retryable): the message itself is wrong. It goes to the dead-letter store
+ *   with this error and the next message is processed.
+ * An unknown thrown value is treated as retryable: a bug or an outage must not drop input.
+ * Wire form (NATS headers): `Strata-Error-Code` and `Strata-Error-Retryable`.
+ */
+export class StrataError extends Error {
+  readonly code: string;
+  readonly retryable: boolean;
+  constructor(message: string, opts: { code: string; retryable: boolean; cause?: unknown }) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = new.target.name;
+    this.code = opts.code;
+    this.retryable = opts.retryable;
+  }
+}
+
+export class RetryableError extends StrataError {
+  constructor(message: string, opts: { code?: string; cause?: unknown } = {}) {
+    super(message, { code: opts.code ?? "retryable", retryable: true, cause: opts.cause });
+  }
+}
+
+/** Bad input: never retried, dead-lettered with this message. */
+export class InputError extends StrataError {
+  constructor(message: string, opts: { code?: string; cause?: unknown } = {}) {
+    super(message, { code: opts.code ?? "bad_input", retryable: false, cause: opts.cause });
+  }
+}
+
+export function isRetryable(err: unknown): boolean {
+  if (err instanceof StrataError) return err.retryable;
+  if (err && typeof err === "object" && "retryable" in err) return Boolean((err as { retryable: unknown }).retryable);
+  return true;
+}
+
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+export const ERROR_HEADERS = { code: "Strata-Error-Code", retryable: "Strata-Error-Retryable", message: "Strata-Error" } as const;
+
+export function errorToHeaders(err: unknown): Record<string, string> {
+  const code = err instanceof StrataError ? err.code : "internal";
+  return {
+    [ERROR_HEADERS.code]: code,
+    [ERROR_HEADERS.retryable]: String(isRetryable(err)),
+    [ERROR_HEADERS.message]: errorMessage(err).replace(/[\r\n]+/g, " ").slice(0, 1000),
+  };
+}
+
+export function errorFromHeaders(headers: Record<string, string>): StrataError | undefined {
+  const message = headers[ERROR_HEADERS.message];
+  if (message === undefined) return undefined;
+  const code = headers[ERROR_HEADERS.code] ?? "internal";
+  return headers[ERROR_HEADERS.retryable] === "false" ? new InputError(message, { code }) : new RetryableError(message, { code });
+}
