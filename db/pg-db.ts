@@ -3,19 +3,24 @@ import pg from "pg";
 import type { Db, Queryable, QueryResult } from "./db.ts";
 
 // NUMERIC, INT8 come back as strings (never through number); timestamptz as Date.
+// A query without parameters may hold several statements (simple protocol, e.g. a migration):
+// pg then answers with one result per statement, and the last one is returned.
 export function openPgDb(connectionString: string, opts: { max?: number; applicationName?: string } = {}): Db {
   const pool = new pg.Pool({ connectionString, max: opts.max ?? 8, application_name: opts.applicationName ?? "strata" });
   // An idle client that errors (server restart) must not crash the process; the next query reconnects.
   pool.on("error", () => {});
   const run = async <R>(client: pg.Pool | pg.PoolClient, sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> => {
-    const res = await client.query(sql, params as unknown[] | undefined);
-    return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 };
+    const answer: pg.QueryResult | pg.QueryResult[] = await client.query(sql, params as unknown[] | undefined);
+    const res = Array.isArray(answer) ? answer[answer.length - 1] : answer;
+    return { rows: (res?.rows ?? []) as R[], rowCount: res?.rowCount ?? 0 };
   };
   return {
     dialect: "postgres",
     query: (sql, params) => run(pool, sql, params),
     async transaction(fn) {
       const client = await pool.connect();
+      // A connection whose ROLLBACK failed is in an unknown state: destroy it, never reuse it.
+      let broken = false;
       try {
         await client.query("BEGIN");
         const tx: Queryable = { query: (sql, params) => run(client, sql, params) };
@@ -23,10 +28,12 @@ export function openPgDb(connectionString: string, opts: { max?: number; applica
         await client.query("COMMIT");
         return result;
       } catch (err) {
-        await client.query("ROLLBACK").catch(() => {});
+        await client.query("ROLLBACK").catch(() => {
+          broken = true;
+        });
         throw err;
       } finally {
-        client.release();
+        client.release(broken);
       }
     },
     close: () => pool.end(),

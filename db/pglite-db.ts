@@ -2,9 +2,22 @@
 import { PGlite } from "@electric-sql/pglite";
 import type { Db, Queryable, QueryResult } from "./db.ts";
 
-export async function openPgliteDb(dataDir?: string): Promise<Db> {
+type PgliteQueryable = Pick<PGlite, "query" | "exec">;
+
+export interface PgliteOpenOptions {
+  /** Start from a `dumpDataDir()` tarball instead of running initdb (0.5 s instead of ~3.6 s). */
+  loadDataDir?: Blob;
+}
+
+/**
+ * Opens PGlite in memory (no dataDir) or persisted under dataDir.
+ * Like pg, a query without parameters uses the simple protocol and may hold several statements
+ * (migrations); with parameters it is one prepared statement. rowCount is the number of rows
+ * returned or affected, as pg reports it.
+ */
+export async function openPgliteDb(dataDir?: string, opts: PgliteOpenOptions = {}): Promise<Db> {
   // INT8 (oid 20) as a string, as pg returns it: bigints never pass through number.
-  const options = { parsers: { 20: (value: string) => value } };
+  const options = { parsers: { 20: (value: string) => value }, ...(opts.loadDataDir ? { loadDataDir: opts.loadDataDir } : {}) };
   const lite = dataDir ? new PGlite(dataDir, options) : new PGlite(options);
   await lite.waitReady;
   // PGlite has one backend: transactions must not interleave with other queries.
@@ -14,9 +27,15 @@ export async function openPgliteDb(dataDir?: string): Promise<Db> {
     chain = next.catch(() => {});
     return next;
   };
-  const run = async <R>(q: Pick<PGlite, "query">, sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> => {
-    const res = await q.query<R>(sql, params as unknown[] | undefined);
-    return { rows: res.rows, rowCount: res.affectedRows ?? res.rows.length };
+  const run = async <R>(q: PgliteQueryable, sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> => {
+    if (params === undefined || params.length === 0) {
+      const results = await q.exec(sql);
+      const last = results[results.length - 1];
+      const rows = (last?.rows ?? []) as R[];
+      return { rows, rowCount: Math.max(last?.affectedRows ?? 0, rows.length) };
+    }
+    const res = await q.query<R>(sql, params as unknown[]);
+    return { rows: res.rows, rowCount: Math.max(res.affectedRows ?? 0, res.rows.length) };
   };
   return {
     dialect: "pglite",
@@ -30,4 +49,15 @@ export async function openPgliteDb(dataDir?: string): Promise<Db> {
       ),
     close: () => lite.close(),
   };
+}
+
+/** A tarball of an empty, initialised PGlite data directory (for fast test fixtures). */
+export async function dumpEmptyPgliteDataDir(): Promise<Blob> {
+  const lite = new PGlite();
+  await lite.waitReady;
+  try {
+    return await lite.dumpDataDir("gzip");
+  } finally {
+    await lite.close();
+  }
 }

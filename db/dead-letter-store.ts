@@ -1,0 +1,196 @@
+/**
+ * Dead letters (`strata_dead_letter`, DESIGN.md spine rule 6: bad input never stops the line).
+ *
+ * record() inserts the row — in the caller's transaction when one is given — and then, when a
+ * transport is configured, publishes it on `strata.dlq.<kind>` as an envelope (type
+ * `dead-letter`, body = the stored DeadLetterRecord, `Nats-Msg-Id` = envelope id). The table is
+ * the truth: a publish failure is logged and never loses the row; with a transaction the
+ * notification goes out before the caller commits, so a reader confirms it in the table.
+ * Text PostgreSQL cannot store (U+0000, lone surrogates) is replaced by U+FFFD, so recording
+ * never fails because of the bad input it records.
+ */
+import type { Logger } from "pino";
+import type { DeadLetter, DeadLetterSink } from "../supervisors/actor-kind.ts";
+import type { Transport } from "../supervisors/transport/transport.ts";
+import { PayloadTooLargeError } from "../supervisors/transport/transport.ts";
+import { deadLetterSubject } from "../protocols/subject.ts";
+import { encodeToken } from "../protocols/token.ts";
+import { encodeEnvelope, makeEnvelope } from "../protocols/envelope.ts";
+import type { Db, Queryable } from "./db.ts";
+import { jsonText, sanitizeJsonbText, sanitizeText } from "./sql.ts";
+
+export interface DeadLetterRecord extends DeadLetter {
+  /** INT8 id as a decimal string. */
+  id: string;
+  createdAt: Date;
+  resolvedAt: Date | null;
+}
+
+export const DEAD_LETTER_MESSAGE_TYPE = "dead-letter";
+
+interface DeadLetterRow {
+  id: string;
+  kind: string;
+  entity_id: string | null;
+  source: string;
+  payload: unknown;
+  error: string;
+  error_code: string;
+  created_at: Date;
+  resolved_at: Date | null;
+}
+
+const COLUMNS = "id, kind, entity_id, source, payload, error, error_code, created_at, resolved_at";
+
+export class DeadLetterStore implements DeadLetterSink {
+  readonly #db: Db;
+  readonly #transport?: Transport;
+  readonly #log?: Logger;
+
+  constructor(db: Db, opts: { transport?: Transport; log?: Logger } = {}) {
+    this.#db = db;
+    this.#transport = opts.transport;
+    this.#log = opts.log;
+  }
+
+  async record(letter: DeadLetter, tx?: Queryable): Promise<void> {
+    await this.recordAndReturn(letter, tx);
+  }
+
+  /** record(), returning the stored row. */
+  async recordAndReturn(letter: DeadLetter, tx?: Queryable): Promise<DeadLetterRecord> {
+    const res = await (tx ?? this.#db).query<DeadLetterRow>(
+      `INSERT INTO strata_dead_letter (kind, entity_id, source, payload, error, error_code)
+       VALUES ($1, $2, $3, $4::jsonb, $5, $6) RETURNING ${COLUMNS}`,
+      [
+        sanitizeText(letter.kind),
+        letter.entityId === null || letter.entityId === undefined ? null : sanitizeText(letter.entityId),
+        sanitizeText(letter.source),
+        sanitizeJsonbText(payloadJson(letter.payload)),
+        sanitizeText(letter.error),
+        sanitizeText(letter.errorCode),
+      ],
+    );
+    const stored = toRecord(res.rows[0]);
+    this.#publish(stored);
+    return stored;
+  }
+
+  /** Dead letters, newest first. */
+  list(opts: ListDeadLettersOptions = {}): Promise<DeadLetterRecord[]> {
+    return listDeadLetters(this.#db, opts);
+  }
+
+  /** How many dead letters (of one kind) are unresolved; with includeResolved, all of them. */
+  count(kind?: string, opts: { includeResolved?: boolean } = {}): Promise<number> {
+    return countDeadLetters(this.#db, kind, opts);
+  }
+
+  /** Marks dead letters resolved (handled by an operator); returns how many changed. */
+  async resolve(ids: readonly string[], tx?: Queryable): Promise<number> {
+    if (ids.length === 0) return 0;
+    const res = await (tx ?? this.#db).query(
+      "UPDATE strata_dead_letter SET resolved_at = now() WHERE id = ANY($1::bigint[]) AND resolved_at IS NULL",
+      [[...ids]],
+    );
+    return res.rowCount;
+  }
+
+  #publish(stored: DeadLetterRecord): void {
+    const transport = this.#transport;
+    if (!transport) return;
+    const subject = deadLetterSubject(encodeToken(stored.kind));
+    const send = (body: unknown): void => {
+      const envelope = makeEnvelope(stored.kind, DEAD_LETTER_MESSAGE_TYPE, body);
+      transport.publish(subject, encodeEnvelope(envelope), { headers: { "Nats-Msg-Id": envelope.id } });
+    };
+    try {
+      try {
+        send(stored);
+      } catch (err) {
+        if (!(err instanceof PayloadTooLargeError)) throw err;
+        // Too big to notify in full: the row has the payload; the notification says so.
+        send({ ...stored, payload: null, payloadOmitted: true });
+      }
+    } catch (err) {
+      this.#log?.warn({ err, subject, deadLetterId: stored.id }, `dead letter ${stored.id} stored but not published: ${(err as Error).message}`);
+    }
+  }
+}
+
+export interface ListDeadLettersOptions {
+  kind?: string;
+  /** Default 100. */
+  limit?: number;
+  /** Only those not yet resolved. */
+  unresolvedOnly?: boolean;
+}
+
+/** Dead letters, newest first. */
+export async function listDeadLetters(db: Queryable, opts: ListDeadLettersOptions = {}): Promise<DeadLetterRecord[]> {
+  const params: unknown[] = [opts.limit ?? 100];
+  const where: string[] = [];
+  if (opts.kind !== undefined) {
+    params.push(opts.kind);
+    where.push(`kind = $${params.length}`);
+  }
+  if (opts.unresolvedOnly) where.push("resolved_at IS NULL");
+  const res = await db.query<DeadLetterRow>(
+    `SELECT ${COLUMNS} FROM strata_dead_letter ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY id DESC LIMIT $1`,
+    params,
+  );
+  return res.rows.map(toRecord);
+}
+
+/** Unresolved dead letters (of one kind, or all); with includeResolved, every row. */
+export async function countDeadLetters(db: Queryable, kind?: string, opts: { includeResolved?: boolean } = {}): Promise<number> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (kind !== undefined) {
+    params.push(kind);
+    where.push(`kind = $${params.length}`);
+  }
+  if (!opts.includeResolved) where.push("resolved_at IS NULL");
+  const res = await db.query<{ n: string }>(
+    `SELECT count(*) AS n FROM strata_dead_letter ${where.length ? "WHERE " + where.join(" AND ") : ""}`,
+    params,
+  );
+  return Number(res.rows[0].n);
+}
+
+/** JSON text of a payload: bytes are kept as UTF-8 text when they decode, else as base64. */
+function payloadJson(payload: unknown): string {
+  if (payload instanceof Uint8Array) {
+    try {
+      return jsonText(new TextDecoder("utf-8", { fatal: true }).decode(payload));
+    } catch {
+      return jsonText({ base64: bytesToBase64(payload) });
+    }
+  }
+  try {
+    return jsonText(payload);
+  } catch (err) {
+    // Circular or otherwise unserialisable: keep what can be said about it.
+    return jsonText({ unserialisable: String(payload), reason: (err as Error).message });
+  }
+}
+
+function bytesToBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary);
+}
+
+function toRecord(r: DeadLetterRow): DeadLetterRecord {
+  return {
+    id: String(r.id),
+    kind: r.kind,
+    entityId: r.entity_id,
+    source: r.source,
+    payload: r.payload,
+    error: r.error,
+    errorCode: r.error_code,
+    createdAt: r.created_at instanceof Date ? r.created_at : new Date(r.created_at),
+    resolvedAt: r.resolved_at === null ? null : r.resolved_at instanceof Date ? r.resolved_at : new Date(r.resolved_at),
+  };
+}

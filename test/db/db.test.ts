@@ -1,0 +1,56 @@
+/** The Db interface behaves the same over pg.Pool and PGlite (what every store relies on). */
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { lazyDatabase, testEngines } from "../support/databases.ts";
+
+for (const engine of testEngines) {
+  const t = suite(engine.name);
+  const fx = lazyDatabase(engine);
+  t.after(() => fx.drop());
+
+  t("db - text without parameters may hold several statements; the last result is returned", async () => {
+    const db = await fx.get();
+    const r = await db.query<{ n: number }>("CREATE TABLE t_multi (n int); INSERT INTO t_multi VALUES (1), (2); SELECT count(*)::int AS n FROM t_multi");
+    assert.equal(r.rows, [{ n: 2 }]);
+  });
+
+  t("db - rowCount counts selected, returned and affected rows", async () => {
+    const db = await fx.get();
+    await db.query("CREATE TABLE t_rows (n int)");
+    assert.is((await db.query("INSERT INTO t_rows SELECT generate_series(1, $1::int)", [3])).rowCount, 3);
+    assert.is((await db.query("SELECT n FROM t_rows WHERE n > $1", [0])).rowCount, 3);
+    assert.is((await db.query("UPDATE t_rows SET n = n + $1 WHERE n > 1", [10])).rowCount, 2);
+    assert.is((await db.query("DELETE FROM t_rows WHERE n > $1 RETURNING n", [100])).rowCount, 0);
+  });
+
+  t("db - INT8 and NUMERIC come back as strings, jsonb parsed, timestamptz as Date", async () => {
+    const db = await fx.get();
+    const r = await db.query<{ big: string; num: string; j: unknown; ts: Date; i: number }>(
+      "SELECT 9007199254740993::int8 AS big, 1.50::numeric AS num, '{\"a\":[1]}'::jsonb AS j, now() AS ts, 7::int AS i",
+    );
+    assert.is(r.rows[0].big, "9007199254740993");
+    assert.is(r.rows[0].num, "1.50");
+    assert.equal(r.rows[0].j, { a: [1] });
+    assert.ok(r.rows[0].ts instanceof Date);
+    assert.is(r.rows[0].i, 7);
+  });
+
+  t("db - a transaction commits when fn resolves and rolls back when it throws", async () => {
+    const db = await fx.get();
+    await db.query("CREATE TABLE t_tx (n int)");
+    assert.is(await db.transaction(async (tx) => (await tx.query("INSERT INTO t_tx VALUES ($1)", [1])).rowCount), 1);
+    let message = "";
+    try {
+      await db.transaction(async (tx) => {
+        await tx.query("INSERT INTO t_tx VALUES ($1)", [2]);
+        throw new Error("rolled back");
+      });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    assert.is(message, "rolled back");
+    assert.equal((await db.query<{ n: number }>("SELECT n FROM t_tx")).rows, [{ n: 1 }]);
+  });
+
+  t.run();
+}

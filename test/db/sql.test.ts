@@ -1,0 +1,43 @@
+/** Pure helpers of the batch statements: JSON text for jsonb, text PostgreSQL refuses, INT8 values. */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { distinctSorted, int8Text, int8ToNumber, jsonbProblem, jsonText, sanitizeJsonbText, sanitizeText, textProblem } from "../../db/sql.ts";
+
+test("sql - jsonText writes bigints as decimal strings and undefined as null", () => {
+  assert.is(jsonText({ a: 12345678901234567890n, b: [1n] }), '{"a":"12345678901234567890","b":["1"]}');
+  assert.is(jsonText(undefined), "null");
+  assert.is(jsonText("x"), '"x"');
+});
+
+test("sql - jsonbProblem finds U+0000 and lone surrogates, not an escaped backslash before u0000", () => {
+  assert.match(jsonbProblem(jsonText({ s: "a\u0000" })) ?? "", /U\+0000/);
+  assert.match(jsonbProblem(jsonText(["\udc00"])) ?? "", /surrogate/);
+  assert.is(jsonbProblem(jsonText({ s: "\\u0000" })), null);
+  assert.is(jsonbProblem(jsonText({ s: "😀 pair" })), null);
+  assert.match(jsonbProblem(jsonText({ s: "\\\u0000" })) ?? "", /U\+0000/, "backslash then a real NUL");
+});
+
+test("sql - sanitizing replaces what PostgreSQL refuses by U+FFFD and keeps the rest", () => {
+  assert.equal(JSON.parse(sanitizeJsonbText(jsonText({ s: "a\u0000b\ud800", t: "\\u0000", u: "😀" }))), { s: "a\ufffdb\ufffd", t: "\\u0000", u: "😀" });
+  assert.is(sanitizeText("x\u0000y\udc00z😀"), "x\ufffdy\ufffdz😀");
+  assert.match(textProblem("a\u0000") ?? "", /U\+0000/);
+  assert.is(textProblem("fine"), null);
+});
+
+test("sql - INT8 values in and out", () => {
+  assert.is(int8Text(2n ** 63n - 1n, "x"), "9223372036854775807");
+  assert.is(int8Text(42, "x"), "42");
+  assert.is(int8Text("-7", "x"), "-7");
+  assert.is(int8Text(null, "x"), null);
+  assert.throws(() => int8Text(1.5, "blockNumber"), /blockNumber: 1.5 is not a safe integer/);
+  assert.throws(() => int8Text("12a", "blockNumber"), /not a decimal integer/);
+  assert.is(int8ToNumber("9007199254740991", "seq"), 9007199254740991);
+  assert.throws(() => int8ToNumber("9007199254740993", "seq"), /seq: 9007199254740993 is beyond the safe integer range/);
+});
+
+test("sql - distinctSorted gives one of each in a stable order", () => {
+  assert.equal(distinctSorted(["b", "a", "b"]), ["a", "b"]);
+  assert.equal(distinctSorted([10, 2, 2, 1]), [1, 2, 10]);
+});
+
+test.run();
