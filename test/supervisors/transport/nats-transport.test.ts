@@ -1,0 +1,160 @@
+/**
+ * What the NATS transport promises beyond the shared contract (test/contract): the limit from
+ * the server's INFO, the exposed connection (JetStream), traffic between two connections,
+ * timers, and close() with and without a reachable server. Private nats-servers only.
+ */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { connectNatsTransport, type NatsTransport } from "../../../supervisors/transport/nats-transport.ts";
+import { PayloadTooLargeError, RequestTimeoutError, type TransportMessage } from "../../../supervisors/transport/transport.ts";
+import { SimulatedClock } from "../../../supervisors/clock.ts";
+import { startNatsServer, type NatsServer } from "../../support/nats-server.ts";
+import { uniqueName } from "../../support/env.ts";
+
+let server: NatsServer;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const bytes = (s: string): Uint8Array => encoder.encode(s);
+const text = (m: TransportMessage): string => decoder.decode(m.data);
+
+test.before(async () => {
+  server = await startNatsServer({ jetstream: true });
+});
+test.after(async () => {
+  await server.stop();
+});
+
+async function rejection(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (err) {
+    return err;
+  }
+  throw new Error("expected the promise to reject");
+}
+
+test("nats transport - maxPayload comes from the server INFO and can only be lowered", async () => {
+  const plain = await connectNatsTransport(server.url);
+  const lowered = await connectNatsTransport(server.url, { maxPayload: 1000 });
+  try {
+    assert.is(plain.maxPayload, 1024 * 1024, "nats-server's default max_payload");
+    assert.is(plain.maxPayload, plain.connection.info?.max_payload);
+    assert.is(lowered.maxPayload, 1000);
+    assert.throws(() => lowered.publish("x.y", new Uint8Array(1001)), (e: unknown) => e instanceof PayloadTooLargeError && e.limit === 1000);
+    const higher = await connectNatsTransport(server.url, { maxPayload: 10 * 1024 * 1024 });
+    assert.is(higher.maxPayload, 1024 * 1024, "a larger option does not exceed the server's limit");
+    await higher.close();
+  } finally {
+    await plain.close();
+    await lowered.close();
+  }
+});
+
+test("nats transport - .connection serves JetStream: a stream dedupes on Nats-Msg-Id", async () => {
+  const t = await connectNatsTransport(server.url);
+  const stream = uniqueName("STRATA_TEST").toUpperCase();
+  const subject = `${uniqueName("js")}.events`;
+  const jsm = await jetstreamManager(t.connection);
+  try {
+    await jsm.streams.add({ name: stream, subjects: [subject] });
+    const js = jetstream(t.connection);
+    const first = await js.publish(subject, bytes("e1"), { msgID: "env-1" });
+    const again = await js.publish(subject, bytes("e1"), { msgID: "env-1" });
+    assert.is(first.duplicate, false);
+    assert.is(again.duplicate, true);
+    assert.is((await jsm.streams.info(stream)).state.messages, 1);
+  } finally {
+    await jsm.streams.delete(stream);
+    await t.close();
+  }
+});
+
+test("nats transport - two connections: requests, queue groups and headers cross between hosts", async () => {
+  const clock = new SimulatedClock();
+  const hostA = await connectNatsTransport(server.url, { clock, name: "host-a" });
+  const hostB = await connectNatsTransport(server.url, { clock, name: "host-b" });
+  const client = await connectNatsTransport(server.url, { clock, name: "client" });
+  try {
+    const subject = `${uniqueName("hosts")}.work`;
+    const served = { a: 0, b: 0 };
+    hostA.subscribe(subject, (m) => (served.a++, m.respond(bytes("a"), { "Strata-Host": "a" })), { queue: "q" });
+    hostB.subscribe(subject, (m) => (served.b++, m.respond(bytes("b"), { "Strata-Host": "b" })), { queue: "q" });
+    await hostA.flush();
+    await hostB.flush();
+    const answers: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      const reply = await client.request(subject, bytes(String(i)), { timeoutMs: 10_000 });
+      assert.is(reply.headers["Strata-Host"], text(reply));
+      answers.push(text(reply));
+    }
+    assert.is(served.a + served.b, 60, "each request served by exactly one host");
+    assert.ok(served.a > 0 && served.b > 0, `both hosts served (a=${served.a}, b=${served.b})`);
+    assert.is(clock.pending, 0, "answered requests leave no timer behind");
+  } finally {
+    await Promise.all([hostA.close(), hostB.close(), client.close()]);
+  }
+});
+
+test("nats transport - a late reply after the timeout is dropped; the next request still works", async () => {
+  const clock = new SimulatedClock();
+  const t = await connectNatsTransport(server.url, { clock });
+  try {
+    const subject = `${uniqueName("late")}.svc`;
+    let held: TransportMessage | undefined;
+    let arrived!: () => void;
+    const seen = new Promise<void>((r) => (arrived = r));
+    t.subscribe(subject, (m) => {
+      if (text(m) === "hold") {
+        held = m;
+        arrived();
+      } else m.respond(bytes(`re:${text(m)}`));
+    });
+    await t.flush();
+    const slow = rejection(t.request(subject, bytes("hold"), { timeoutMs: 500 }));
+    await seen;
+    await clock.advance(500);
+    assert.instance(await slow, RequestTimeoutError);
+    held?.respond(bytes("too late"));
+    assert.is(text(await t.request(subject, bytes("next"), { timeoutMs: 500 })), "re:next");
+  } finally {
+    await t.close();
+  }
+});
+
+test("nats transport - close fails a request still waiting and refuses new subscriptions", async () => {
+  const clock = new SimulatedClock();
+  const t: NatsTransport = await connectNatsTransport(server.url, { clock });
+  const subject = `${uniqueName("closing")}.svc`;
+  let arrived!: () => void;
+  const seen = new Promise<void>((r) => (arrived = r));
+  t.subscribe(subject, () => arrived());
+  await t.flush();
+  const waiting = rejection(t.request(subject, bytes("?"), { timeoutMs: 60_000 }));
+  await seen;
+  await t.close();
+  assert.match(String(await waiting), /closed before the reply/);
+  assert.is(clock.pending, 0);
+  assert.ok(t.connection.isClosed());
+  assert.throws(() => t.subscribe(subject, () => {}), /closed/);
+});
+
+test("nats transport - close resolves promptly when the server is already gone", async () => {
+  const own = await startNatsServer();
+  const t = await connectNatsTransport(own.url);
+  const handled: string[] = [];
+  const subject = `${uniqueName("gone")}.x`;
+  t.subscribe(subject, (m) => void handled.push(text(m)));
+  t.publish(subject, bytes("before"));
+  await t.flush();
+  const disconnected = (async () => {
+    for await (const s of t.connection.status()) if (s.type === "disconnect") return;
+  })();
+  await own.stop();
+  await disconnected;
+  await t.close(); // must not wait for a server that will not come back
+  assert.equal(handled, ["before"]);
+  assert.ok(t.connection.isClosed());
+});
+
+test.run();
