@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+// The `strata` command (package.json "bin"): registers tsx so Node runs the TypeScript sources
+// unchanged, then hands over to cli/main.ts. On Deno: `deno run -A cli/main.ts …`.
+import { register } from "tsx/esm/api";
+
+register();
+await import(new URL("./main.ts", import.meta.url).href);
