@@ -54,8 +54,12 @@ export interface KindOptions {
   /** A full mailbox rejects tell/ask with a retryable "mailbox full" error (back-pressure). */
   mailboxCapacity: number;
   restart: RestartPolicy;
-  /** Group commit: flush when this many actors are dirty or after maxDelayMs. */
-  commit: { maxBatch: number; maxDelayMs: number };
+  /**
+   * Group commit: flush when this many actors are dirty or after maxDelayMs. `lanes` (default 1)
+   * splits a kind's commits into that many independent committers by partition (partition % lanes),
+   * i.e. that many concurrent transactions (2–4 writers suit Postgres; PGlite has one backend).
+   */
+  commit: { maxBatch: number; maxDelayMs: number; lanes?: number };
 }
 
 export interface ActorKind<S, R = unknown> {
