@@ -1,0 +1,37 @@
+/**
+ * One S3 event file (a JSON array of envelopes) → the valid events and the rejected records.
+ * A file that is not JSON, or not an array, is rejected whole (InputError); inside an array each
+ * record is validated alone, so one bad record never stops the rest of the file (DESIGN rule 6).
+ */
+import { InputError, errorMessage } from "../../protocols/errors.ts";
+import { parseJsonKeepingBigInts } from "./json-text.ts";
+import { parseWorkerEvent, type WorkerEvent } from "./events.ts";
+
+export interface RejectedRecord {
+  /** Position in the file's array. */
+  index: number;
+  payload: unknown;
+  error: string;
+  errorCode: string;
+}
+
+export interface ParsedEventFile {
+  events: WorkerEvent[];
+  rejected: RejectedRecord[];
+}
+
+export function parseEventFile(text: string, partitionId: string, source: string): ParsedEventFile {
+  const parsed = parseJsonKeepingBigInts(text, source);
+  if (!Array.isArray(parsed)) throw new InputError(`${source}: expected a JSON array of events, got ${parsed === null ? "null" : typeof parsed}`, { code: "not_array" });
+  const events: WorkerEvent[] = [];
+  const rejected: RejectedRecord[] = [];
+  for (let i = 0; i < parsed.length; i++) {
+    try {
+      events.push(parseWorkerEvent(parsed[i], partitionId));
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err;
+      rejected.push({ index: i, payload: parsed[i], error: errorMessage(err), errorCode: err.code });
+    }
+  }
+  return { events, rejected };
+}

@@ -1,0 +1,51 @@
+/**
+ * The raw-event journal of this kind: the generic `strata_journal` (db/journal-store.ts) with
+ * kind `worker-partition`, entity = the partition id, natural key = the producer's event `ID`.
+ * A re-delivered file or a repeated ID is skipped however late it comes (decision 1), and the
+ * dedupe lives in the database index, not in memory (seed 003 #3, #14).
+ * The payload stored is the validated, normalised event (events.ts), so the actor never re-parses.
+ *
+ * The journal's `partition` column (its seq space) is the partition's index in ACTIVE_PARTITIONS,
+ * not partitionOf(id, P): an actor's offset is a seq, so the seq space of a partition must never
+ * change, even when the runtime's partition count P is reconfigured (a new seq space starting
+ * at 1 would hide new events behind the stored offset). ACTIVE_PARTITIONS is append-only.
+ */
+import type { Queryable } from "../../db/db.ts";
+import { appendToJournal, readJournal, type AppendResult } from "../../db/journal-store.ts";
+import { ACTIVE_PARTITIONS } from "./partitions.ts";
+import type { WorkerEvent } from "./events.ts";
+
+export const WORKER_PARTITION_KIND = "worker-partition";
+
+export interface JournaledEvent {
+  seq: number;
+  event: WorkerEvent;
+}
+
+/** The journal seq space of a partition (stable forever; see above). */
+export function journalBucket(partitionId: string): number {
+  const i = (ACTIVE_PARTITIONS as readonly string[]).indexOf(partitionId);
+  if (i < 0) throw new RangeError(`not an active partition: ${partitionId}`);
+  return i;
+}
+
+/** Appends validated events inside the caller's transaction; returns what was new. */
+export async function journalWorkerEvents(tx: Queryable, events: readonly WorkerEvent[], opts: { source?: string } = {}): Promise<AppendResult> {
+  return appendToJournal(
+    tx,
+    WORKER_PARTITION_KIND,
+    events.map((ev) => ({
+      partition: journalBucket(ev.partitionId),
+      entityId: ev.partitionId,
+      naturalKey: ev.id,
+      eventType: ev.type === "ignored" ? ev.eventType : ev.type,
+      payload: opts.source === undefined ? ev : { ...ev, source: opts.source },
+    })),
+  );
+}
+
+/** Journaled events of one partition after `afterSeq`, in journal order. */
+export async function readWorkerEvents(db: Queryable, partitionId: string, afterSeq: number, limit: number): Promise<JournaledEvent[]> {
+  const entries = await readJournal(db, WORKER_PARTITION_KIND, { partition: journalBucket(partitionId), entityId: partitionId, afterSeq, limit });
+  return entries.map((e) => ({ seq: e.seq, event: e.payload as WorkerEvent }));
+}

@@ -1,0 +1,58 @@
+/**
+ * JSON.parse that keeps large integers exact. Event files carry int64 wei amounts
+ * (`fees`, `pricePerComputeUnit`) that JSON.parse would round above 2^53; Node 20 has no
+ * source-text reviver. Integer literals of 16 or more digits outside strings are quoted before
+ * parsing, so they arrive as decimal strings and the schemas turn them into bigint exactly.
+ * Texts without such a literal go straight to JSON.parse.
+ */
+import { parseJson } from "../../protocols/validation.ts";
+
+const LONG_DIGITS = /\d{16}/;
+
+export function parseJsonKeepingBigInts(text: string, what: string): unknown {
+  if (!LONG_DIGITS.test(text)) return parseJson(text, what);
+  return parseJson(quoteLongIntegers(text), what);
+}
+
+/** Wraps every integer literal (outside strings) of ≥ 16 digits in quotes; other text unchanged. */
+export function quoteLongIntegers(text: string): string {
+  let out = "";
+  let last = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92 /* \ */) i++;
+      else if (c === 34 /* " */) inString = false;
+      continue;
+    }
+    if (c === 34) {
+      inString = true;
+      continue;
+    }
+    const isMinus = c === 45;
+    if (isMinus || (c >= 48 && c <= 57)) {
+      const start = isMinus ? i + 1 : i;
+      let j = start;
+      while (j < text.length && isDigit(text.charCodeAt(j))) j++;
+      const digitsEnd = j;
+      // the rest of the number token: fraction and exponent
+      while (j < text.length && isNumberChar(text.charCodeAt(j))) j++;
+      if (j === digitsEnd && digitsEnd - start >= 16) {
+        out += text.slice(last, i) + '"' + text.slice(i, j) + '"';
+        last = j;
+      }
+      i = j - 1;
+    }
+  }
+  return last === 0 ? text : out + text.slice(last);
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/** Characters that may continue a JSON number after its integer digits: 0-9 . e E + - */
+function isNumberChar(c: number): boolean {
+  return isDigit(c) || c === 46 || c === 101 || c === 69 || c === 43 || c === 45;
+}

@@ -1,0 +1,134 @@
+/**
+ * The worker-partition actor kind: one actor per active `node_type|region` partition.
+ *
+ * Spine (DESIGN.md): the S3 sensor (or `strata import`) validates events and appends them to the
+ * journal, commits, then tells the partition actor `notify` (or asks `catch-up` and waits for the
+ * reply, which the runtime sends after the actor's state has committed). The actor reads the
+ * journal after its offset, applies the pure reducer (partition-state.ts), and hands the runtime a
+ * write set; the runtime's group commit calls save, which writes the derived tables, the fee
+ * ledger, the recomputed performance rankings and the offset in one transaction.
+ * Ingest never pays: nothing here starts a payment (seed 003 #1).
+ *
+ * Messages: `notify` / `catch-up` (body {}) → reply {offset, eventsApplied};
+ *           `summary` (body {}) → reply the current PartitionSummary.
+ */
+import { z } from "zod";
+import type { ActorContext, ActorKind, HandleResult } from "../../supervisors/actor-kind.ts";
+import type { Envelope } from "../../protocols/envelope.ts";
+import type { Queryable } from "../../db/db.ts";
+import { RetryableError, errorMessage } from "../../protocols/errors.ts";
+import { WORKER_PARTITION_KIND, readWorkerEvents } from "./journal.ts";
+import { applyEvents, initialPartitionState, type PartitionState } from "./partition-state.ts";
+import { requirePartition } from "./partitions.ts";
+import { buildSummary, DEFAULT_PAYMENT_THRESHOLD_WEI, type PartitionSummary } from "./summary.ts";
+import { loadPartitionStates, mergeWriteSets, readPaidWei, saveMerged } from "./store.ts";
+import { takeWriteSet, type WriteSet } from "./write-set.ts";
+
+export interface WorkerPartitionActorState extends PartitionState {
+  /** Write sets not yet known to be committed, oldest first (see write-set.ts). */
+  outbox: WriteSet[];
+}
+
+export interface CatchUpReply {
+  partition: string;
+  offset: number;
+  eventsApplied: number;
+}
+
+export interface WorkerPartitionKindOptions {
+  commissionBps: number;
+  correlationTtlMs: number;
+  paymentThresholdWei?: bigint;
+  /** Journal rows read per query during catch-up (default 5000). */
+  readChunk?: number;
+}
+
+const emptyBody = z.object({}).passthrough();
+
+export function createWorkerPartitionKind(opts: WorkerPartitionKindOptions): ActorKind<WorkerPartitionActorState, CatchUpReply | PartitionSummary> {
+  const readChunk = opts.readChunk ?? 5000;
+  const threshold = opts.paymentThresholdWei ?? DEFAULT_PAYMENT_THRESHOLD_WEI;
+  /** Offset of the last write set handed to save per partition (a failed commit resets the actor). */
+  const savedOffset = new Map<string, number>();
+
+  async function summarize(db: Queryable, state: PartitionState): Promise<PartitionSummary> {
+    const paidLower = await readPaidWei(db, state.partitionId);
+    const paidWei = new Map<string, bigint>();
+    for (const address of state.fees.keys()) {
+      const paid = paidLower.get(address.toLowerCase());
+      if (paid !== undefined) paidWei.set(address, paid);
+    }
+    return buildSummary(state, { paidWei, paymentThresholdWei: threshold });
+  }
+
+  /** Applies every journaled event after the state's offset: a new state with a new write set, or the same state when nothing was new. */
+  async function catchUp(state: WorkerPartitionActorState, ctx: ActorContext): Promise<WorkerPartitionActorState> {
+    let applied = 0;
+    for (;;) {
+      const chunk = await readWorkerEvents(ctx.db, state.partitionId, state.offset, readChunk);
+      if (chunk.length === 0) break;
+      try {
+        applyEvents(
+          state,
+          chunk.map((c) => c.event),
+        );
+      } catch (err) {
+        // The journal holds validated events only: a failure here is a bug or corruption, never
+        // input to skip. Retryable, so the actor restarts from its committed state (and escalates).
+        throw new RetryableError(`${WORKER_PARTITION_KIND} ${state.partitionId}: applying journal after seq ${state.offset} failed: ${errorMessage(err)}`, { cause: err });
+      }
+      state.offset = chunk[chunk.length - 1].seq;
+      applied += chunk.length;
+      if (chunk.length < readChunk) break;
+    }
+    // Nothing new: the same state. The runtime sends the reply only after this actor's pending
+    // commits (an activation's catch-up included) have committed.
+    if (applied === 0) return state;
+    const committed = savedOffset.get(state.partitionId) ?? -1;
+    const outbox = state.outbox.filter((ws) => ws.partition.offset > committed);
+    outbox.push(takeWriteSet(state, await summarize(ctx.db, state)));
+    // A new object: the runtime commits states that changed.
+    return { ...state, outbox };
+  }
+
+  return {
+    kind: WORKER_PARTITION_KIND,
+    messages: { notify: emptyBody, "catch-up": emptyBody, summary: emptyBody },
+    initial(entityId) {
+      return { ...initialPartitionState(entityId, opts), outbox: [] };
+    },
+    async load(db, entityIds) {
+      for (const id of entityIds) requirePartition(id);
+      const states = await loadPartitionStates(db, entityIds, opts);
+      for (const id of entityIds) savedOffset.delete(id);
+      const out = new Map<string, WorkerPartitionActorState>();
+      for (const [id, s] of states) {
+        savedOffset.set(id, s.offset);
+        out.set(id, { ...s, outbox: [] });
+      }
+      return out;
+    },
+    async save(tx, entries) {
+      const sorted = [...entries].sort((a, b) => (a.entityId < b.entityId ? -1 : a.entityId > b.entityId ? 1 : 0));
+      // Write sets already handed to an earlier save are skipped: that transaction commits first
+      // (one at a time per actor) and, if it fails, the runtime drops this later state too and
+      // the actor reloads (load() forgets the offsets). Rewriting them would be correct, only slow.
+      const merged = sorted.map(({ entityId, state }) => {
+        const handed = savedOffset.get(entityId) ?? -1;
+        return mergeWriteSets(entityId, state.outbox.filter((ws) => ws.partition.offset > handed));
+      });
+      // Before any await, so a message handled while this transaction runs sees it.
+      for (const m of merged) if (m) savedOffset.set(m.partitionId, m.last.partition.offset);
+      for (const m of merged) if (m) await saveMerged(tx, m);
+    },
+    activate(state, ctx) {
+      return catchUp(state, ctx);
+    },
+    async handle(state, msg: Envelope, ctx): Promise<HandleResult<WorkerPartitionActorState, CatchUpReply | PartitionSummary>> {
+      if (msg.type === "summary") return { state, reply: await summarize(ctx.db, state) };
+      const next = await catchUp(state, ctx);
+      return { state: next, reply: { partition: next.partitionId, offset: next.offset, eventsApplied: next.eventsApplied } };
+    },
+    options: { passivateAfterMs: 30 * 60_000 },
+  };
+}

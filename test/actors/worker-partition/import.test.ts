@@ -1,0 +1,65 @@
+/** `strata import worker-partition`: the bundled samples through the real actor system, on both engines. */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { fileURLToPath } from "node:url";
+import { readFile } from "node:fs/promises";
+import pino from "pino";
+import { testEngines } from "../../support/databases.ts";
+import { migrate } from "../../../db/migrate.ts";
+import { DeadLetterStore, listDeadLetters } from "../../../db/dead-letter-store.ts";
+import { ActorSystem } from "../../../supervisors/actor-system.ts";
+import { systemClock } from "../../../supervisors/clock.ts";
+import { createWorkerPartitionKind } from "../../../actors/worker-partition/kind.ts";
+import { WORKER_PARTITION_KIND } from "../../../actors/worker-partition/journal.ts";
+import { importWorkerPartitionPath, partitionOfFile } from "../../../actors/worker-partition/import-files.ts";
+
+const SAMPLES = fileURLToPath(new URL("../../../samples/worker-partition/", import.meta.url));
+
+test("import - a file's partition comes from its folders or its name", () => {
+  assert.is(partitionOfFile("/x/us-central/ai/whatever.json")?.id, "ai|us-central");
+  assert.is(partitionOfFile("/tmp/oceania-transcode-20250227T120000Z_20250227T120059Z.json")?.id, "transcode|oceania");
+  assert.is(partitionOfFile("/x/us-west/ai/us-west-ai-20250227T120000Z_20250227T120059Z.json"), null);
+});
+
+for (const engine of testEngines) {
+  test(`import - the bundled samples give the expected earnings; a second import changes nothing [${engine.name}]`, async () => {
+    const expected = JSON.parse(await readFile(SAMPLES + "expected.json", "utf-8")) as Record<string, { events: number; earnings: Record<string, string> }>;
+    const { db, drop } = await engine.create();
+    const log = pino({ level: "silent" });
+    const deadLetters = new DeadLetterStore(db, { log });
+    const system = new ActorSystem({ db, clock: systemClock, log, deadLetters });
+    try {
+      await migrate(db);
+      system.register(createWorkerPartitionKind({ commissionBps: 2500, correlationTtlMs: 86_400_000 }));
+      await system.start();
+      const deps = { db, deadLetters, catchUp: (pid: string) => system.ask(WORKER_PARTITION_KIND, pid, "catch-up", {}, { timeoutMs: 60_000 }) };
+      const first = await importWorkerPartitionPath(deps, SAMPLES, { maxFilesPerBatch: 2 });
+      assert.is(first.files, 15);
+      assert.equal(first.ignoredFiles.map((f) => f.slice(SAMPLES.length)), ["expected.json"]);
+      assert.equal(first.rejectedFiles, []);
+      const totalEvents = Object.values(expected).reduce((n, p) => n + p.events, 0);
+      assert.is(first.totals.newEvents, totalEvents);
+      assert.is(first.totals.deadLetters, 0);
+      for (const [pid, exp] of Object.entries(expected)) {
+        const rows = await db.query<{ eth_address: string; earned_wei: string }>("SELECT eth_address, earned_wei::text FROM worker_fee_ledger WHERE partition_id = $1 ORDER BY 1", [pid]);
+        assert.equal(Object.fromEntries(rows.rows.map((r) => [r.eth_address, r.earned_wei])), exp.earnings, pid);
+      }
+      const ai = await db.query<{ summary: { aggregates: { unattributed_jobs: number; pending_ai_correlations: number; total_workers: number; active_workers: number } } }>(
+        "SELECT summary FROM worker_summary WHERE partition_id = 'ai|us-central'",
+      );
+      assert.equal(
+        [ai.rows[0].summary.aggregates.unattributed_jobs, ai.rows[0].summary.aggregates.pending_ai_correlations, ai.rows[0].summary.aggregates.total_workers, ai.rows[0].summary.aggregates.active_workers],
+        [0, 0, 4, 3],
+      );
+      const again = await importWorkerPartitionPath(deps, SAMPLES);
+      assert.is(again.totals.newEvents, 0);
+      assert.is(again.totals.duplicates, totalEvents);
+      assert.is((await listDeadLetters(db, { kind: WORKER_PARTITION_KIND })).length, 0);
+    } finally {
+      await system.stop();
+      await drop();
+    }
+  });
+}
+
+test.run();

@@ -1,0 +1,110 @@
+/**
+ * Benchmark (not a test): one partition's batch of FILES files × EVENTS events from S3 (s3rver in
+ * its own process) through every table (journal, fees, ledger, connections, processed jobs,
+ * performance, summary) on Postgres, beside the raw ceiling measured in the same run: S3 GET +
+ * JSON parse of the same files only.
+ * Run: `npx tsx test/bench/worker-partition.bench.ts [files=250] [events=1000]`
+ * Prints `name: value unit` lines; the ratio on the line ending in `.ratio`.
+ */
+import process from "node:process";
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import pino from "pino";
+import { startS3rver } from "../support/s3rver.ts";
+import { createTestDatabase } from "../support/databases.ts";
+import { uniqueName } from "../support/env.ts";
+import { migrate } from "../../db/migrate.ts";
+import { DeadLetterStore } from "../../db/dead-letter-store.ts";
+import { ActorSystem } from "../../supervisors/actor-system.ts";
+import { systemClock } from "../../supervisors/clock.ts";
+import { S3Sensor } from "../../actors/ingress/s3-sensor.ts";
+import { createWorkerPartitionKind } from "../../actors/worker-partition/kind.ts";
+import { WORKER_PARTITION_KIND } from "../../actors/worker-partition/journal.ts";
+import { requirePartition } from "../../actors/worker-partition/partitions.ts";
+
+const FILES = Number(process.argv[2] ?? 250);
+const EVENTS = Number(process.argv[3] ?? 1000);
+const WORKERS = Array.from({ length: 50 }, (_, i) => "0x" + (i + 1).toString(16).padStart(40, "0"));
+const P = requirePartition("transcode|us-central");
+
+function fileBody(f: number): string {
+  const out: Record<string, unknown>[] = [];
+  const base = Date.parse("2025-02-27T00:00:00Z") + f * EVENTS * 1000;
+  for (let i = 0; i < EVENTS; i++) {
+    const worker = WORKERS[(f * 7 + i) % WORKERS.length];
+    const dt = new Date(base + i * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+    const id = `${String(f).padStart(8, "0")}-0000-4000-8000-${String(i).padStart(12, "0")}`;
+    if (i % 100 === 0) {
+      out.push({ DT: dt, EventType: "worker-connected", ID: id, NodeType: "transcode", Payload: { connection: `10.0.${f % 250}.${i % 250}:8935`, ethAddress: worker }, Region: "us-central", Version: 1 });
+      continue;
+    }
+    const responseTime = 200 + ((f * 31 + i * 17) % 1800);
+    const pixels = 921600 * (1 + (i % 3));
+    out.push({
+      DT: dt,
+      EventType: "job-processed",
+      ID: id,
+      NodeType: "transcode",
+      Payload: { computeUnits: pixels, duration: 2000, ethAddress: worker, fees: pixels * 1200, pricePerComputeUnit: 1200, realTimeRatio: Math.trunc(2000 / responseTime), responseTime },
+      Region: "us-central",
+      Version: 1,
+    });
+  }
+  return JSON.stringify(out, null, 2);
+}
+
+const s3rver = await startS3rver();
+const database = await createTestDatabase();
+const log = pino({ level: "silent" });
+const deadLetters = new DeadLetterStore(database.db, { log });
+const system = new ActorSystem({ db: database.db, clock: systemClock, log, deadLetters });
+try {
+  await migrate(database.db);
+  system.register(createWorkerPartitionKind({ commissionBps: 2500, correlationTtlMs: 86_400_000 }));
+  await system.start();
+  const s3 = s3rver.client();
+  const bucket = uniqueName("bench").replace(/_/g, "-");
+  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  const keys: string[] = [];
+  for (let f = 0; f < FILES; f += 10) {
+    await Promise.all(
+      Array.from({ length: Math.min(10, FILES - f) }, async (_, j) => {
+        const key = `${P.s3Prefix}${P.fileNamePrefix}${String(f + j).padStart(6, "0")}_x.json`;
+        keys.push(key);
+        await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: fileBody(f + j) }));
+      }),
+    );
+  }
+  const total = FILES * EVENTS;
+
+  // Raw ceiling: S3 GET + JSON.parse, sequential like the sensor.
+  let t0 = performance.now();
+  let parsed = 0;
+  for (const key of keys.sort()) {
+    const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    parsed += (JSON.parse(await res.Body!.transformToString()) as unknown[]).length;
+  }
+  const rawS = (performance.now() - t0) / 1000;
+  if (parsed !== total) throw new Error(`parsed ${parsed} events, expected ${total}`);
+
+  const sensor = new S3Sensor(
+    { db: database.db, s3, clock: systemClock, log, deadLetters, catchUp: (pid) => system.ask(WORKER_PARTITION_KIND, pid, "catch-up", {}, { timeoutMs: 600_000 }) },
+    { bucket, maxFilesPerBatch: FILES, intervalMs: 300_000 },
+  );
+  t0 = performance.now();
+  const batch = await sensor.pollPartition(P);
+  const fullS = (performance.now() - t0) / 1000;
+  if (!batch || batch.newEvents !== total) throw new Error(`batch ingested ${batch?.newEvents} events, expected ${total}`);
+
+  const raw = total / rawS;
+  const full = total / fullS;
+  console.log(`worker_partition.batch_files: ${FILES} files`);
+  console.log(`worker_partition.batch_events: ${total} events`);
+  console.log(`worker_partition.events_per_s: ${full.toFixed(0)} events/s`);
+  console.log(`worker_partition.raw_s3_parse_events_per_s: ${raw.toFixed(0)} events/s`);
+  console.log(`worker_partition.batch_seconds: ${fullS.toFixed(2)} s`);
+  console.log(`worker_partition.of_raw_ceiling.ratio: ${(full / raw).toFixed(2)} x`);
+} finally {
+  await system.stop();
+  await database.drop();
+  await s3rver.stop();
+}
