@@ -27,11 +27,24 @@ export function entitySubject(kind: string, entityId: string, verb: string, part
   return `${SUBJECT_ROOT}.${kind}.${partitionToken(p, partitions)}.${encodeToken(entityId)}.${verb}`;
 }
 
-export function parseSubject(subject: string): SubjectParts {
+/**
+ * Parse an entity subject. With `partitions` given, the partition token must be the entity's
+ * own partition (partitionOf(entityId, partitions)): a subject that names the wrong partition
+ * would reach a host that does not own the entity, so it is refused.
+ */
+export function parseSubject(subject: string, partitions?: number): SubjectParts {
   const parts = subject.split(".");
   if (parts.length < 5 || parts[0] !== SUBJECT_ROOT) throw new TypeError(`not a strata entity subject: ${subject}`);
-  const [, kind, partition, token, ...verb] = parts;
-  return { kind, partition: parsePartitionToken(partition), entityId: decodeToken(token), verb: verb.join(".") };
+  const [, kind, partitionText, token, ...verb] = parts;
+  const partition = parsePartitionToken(partitionText);
+  const entityId = decodeToken(token);
+  if (partitions !== undefined) {
+    const expected = partitionOf(entityId, partitions);
+    if (partition !== expected) {
+      throw new TypeError(`subject ${subject} names partition ${partition} but entity ${JSON.stringify(entityId)} is in partition ${expected} of ${partitions}`);
+    }
+  }
+  return { kind, partition, entityId, verb: verb.join(".") };
 }
 
 /** Wildcard for every subject of one kind in one partition (what an owning host subscribes to). */

@@ -33,7 +33,11 @@ export function decodeToken(token: string): string {
     if (token[i] === "_") {
       const hex = token.slice(i + 1, i + 3);
       if (!/^[0-9A-F]{2}$/.test(hex)) throw new TypeError(`bad escape at ${i} in subject token ${JSON.stringify(token)}`);
-      bytes.push(parseInt(hex, 16));
+      const byte = parseInt(hex, 16);
+      // Canonical form only: a byte that passes through unescaped must not be escaped, so each
+      // id has exactly one token (two subjects can never address the same actor).
+      if (PASS.test(String.fromCharCode(byte))) throw new TypeError(`non-canonical escape _${hex} at ${i} in subject token ${JSON.stringify(token)}`);
+      bytes.push(byte);
       i += 3;
     } else {
       bytes.push(token.charCodeAt(i));
