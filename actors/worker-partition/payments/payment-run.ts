@@ -1,0 +1,149 @@
+/**
+ * One payment run of one worker partition: the driver that joins the machine (decides), the
+ * executor (performs) and the stores (remember).
+ *
+ *   1. take the partition's run lease (compare-and-set; busy → nothing happens),
+ *   2. reconcile every open WAL entry by hash (payment-recovery.ts),
+ *   3. resume the unfinished run from its persisted snapshot, or start a new one with TRIGGER,
+ *   4. loop: intent of the snapshot → perform → send the result → persist the snapshot,
+ *      renewing the lease; waits use the injected clock (durable timers are the runtime's),
+ *   5. persist the final state, audit it, release the lease.
+ *
+ * Only deliberate triggers call this (the payment schedule, the admin route); never ingest.
+ */
+import { randomBytes } from "node:crypto";
+import { createActor } from "xstate";
+import type { Wallet } from "ethers";
+import type { Logger } from "pino";
+import type { Db } from "../../../db/db.ts";
+import type { Clock } from "../../../supervisors/clock.ts";
+import { intentOf, paymentMachine, phaseOf } from "./payment-machine.ts";
+import type { PaymentEvent, PaymentResult, PaymentRunSnapshot, PaymentSettings } from "./payment-machine.ts";
+import { PaymentExecutor } from "./payment-executor.ts";
+import { reconcileOpenPayments } from "./payment-recovery.ts";
+import type { RecoveryOutcome } from "./payment-recovery.ts";
+import type { RpcClient } from "./rpc-client.ts";
+import { acquireLease, appendAudit, findRunningRun, releaseLease, renewLease, saveRun } from "./payment-store.ts";
+import type { SkippedWorker } from "./unpaid.ts";
+
+export interface PaymentRunDeps {
+  db: Db;
+  rpc: RpcClient;
+  wallet: Wallet;
+  clock: Clock;
+  log: Logger;
+  settings: PaymentSettings;
+  /** This host's identity in the lease (e.g. `host-1:pid`). */
+  owner: string;
+  leaseTtlMs: number;
+}
+
+/** A simulated crash point for tests: stop driving (no release, no final save) when it returns true. */
+export type HaltPoint = (p: { phase: string; when: "after-perform" | "after-persist"; event: PaymentEvent }) => boolean;
+
+export interface PaymentRunOptions {
+  trigger: string;
+  runId?: string;
+  haltAt?: HaltPoint;
+}
+
+export type PaymentRunReport =
+  | { outcome: "busy"; partitionId: string }
+  | {
+      outcome: "done" | "stopped" | "halted";
+      partitionId: string;
+      runId: string;
+      resumed: boolean;
+      recovery: RecoveryOutcome[];
+      results: PaymentResult[];
+      skipped: SkippedWorker[];
+      stopReason: string | null;
+    };
+
+/** `pmt_YYYYmmdd_<6 hex>`, the seed's payment run id format. */
+export function newRunId(nowMs: number): string {
+  const d = new Date(nowMs).toISOString().slice(0, 10).replace(/-/g, "");
+  return `pmt_${d}_${randomBytes(3).toString("hex")}`;
+}
+
+const sleep = (clock: Clock, ms: number): Promise<void> => new Promise((resolve) => clock.setTimeout(resolve, ms));
+
+export async function runPayments(deps: PaymentRunDeps, partitionId: string, opts: PaymentRunOptions): Promise<PaymentRunReport> {
+  const { db, clock, log } = deps;
+  const freshRunId = opts.runId ?? newRunId(clock.now());
+  const lease = await acquireLease(db, partitionId, deps.owner, freshRunId, clock.now(), deps.leaseTtlMs);
+  if (!lease) {
+    log.info({ partition: partitionId, trigger: opts.trigger }, "payment run already in progress for this partition; trigger ignored");
+    return { outcome: "busy", partitionId };
+  }
+  let halted = false;
+  try {
+    const recovery = await reconcileOpenPayments(deps, partitionId);
+    const unfinished = await findRunningRun(db, partitionId);
+    const runId = unfinished?.runId ?? freshRunId;
+    const trigger = unfinished?.trigger ?? opts.trigger;
+    const actor = unfinished
+      ? createActor(paymentMachine, { snapshot: unfinished.snapshot as PaymentRunSnapshot, input: { runId, partitionId, settings: deps.settings } })
+      : createActor(paymentMachine, { input: { runId, partitionId, settings: deps.settings } });
+    actor.start();
+    const persist = async (): Promise<void> => {
+      const snap = actor.getSnapshot();
+      const status = snap.status === "done" ? (phaseOf(snap) === "done" ? "done" : "stopped") : "running";
+      await saveRun(db, { runId, partitionId, trigger, status, phase: phaseOf(snap), snapshot: actor.getPersistedSnapshot(), stopReason: snap.context.stopReason });
+    };
+    if (unfinished) {
+      log.warn({ partition: partitionId, runId, phase: unfinished.phase }, "resuming an unfinished payment run from its persisted snapshot");
+    } else {
+      actor.send({ type: "TRIGGER" });
+      await persist();
+      await appendAudit(db, { partitionId, runId, event: "run_started", detail: { trigger, owner: deps.owner, leaseVersion: lease.version } });
+    }
+    const executor = new PaymentExecutor(deps, runId, partitionId, lease);
+    for (;;) {
+      const snap = actor.getSnapshot();
+      const intent = intentOf(snap);
+      if (intent.type === "finish") break;
+      if (intent.type === "awaitTrigger") {
+        actor.send({ type: "TRIGGER" });
+        await persist();
+        continue;
+      }
+      let event: PaymentEvent;
+      if (intent.type === "wait") {
+        await sleep(clock, intent.delayMs);
+        event = { type: "RETRY" };
+      } else {
+        event = await executor.perform(intent);
+      }
+      if (opts.haltAt?.({ phase: phaseOf(snap), when: "after-perform", event })) {
+        halted = true;
+        break;
+      }
+      actor.send(event);
+      await persist();
+      if (!(await renewLease(db, lease, clock.now(), deps.leaseTtlMs))) log.warn({ partition: partitionId, runId }, "payment run lease could not be renewed; the next WAL write will be refused");
+      if (opts.haltAt?.({ phase: phaseOf(actor.getSnapshot()), when: "after-persist", event })) {
+        halted = true;
+        break;
+      }
+    }
+    const final = actor.getSnapshot();
+    actor.stop();
+    const ctx = final.context;
+    const base = { partitionId, runId, resumed: unfinished !== null, recovery, results: ctx.results, skipped: ctx.skipped, stopReason: ctx.stopReason };
+    if (halted) return { outcome: "halted", ...base };
+    const outcome = phaseOf(final) === "done" ? "done" : "stopped";
+    await appendAudit(db, {
+      partitionId, runId, event: `run_${outcome}`,
+      detail: { reason: ctx.stopReason, results: ctx.results, skipped: ctx.skipped, thresholdWei: deps.settings.thresholdWei },
+    });
+    for (const m of ctx.skipped.filter((k) => k.reason === "ledger_mismatch")) {
+      log.error({ partition: partitionId, runId, worker: m.ethAddress, detail: m.detail }, "fee ledger below what was paid: nothing paid to this worker; check the fee state");
+    }
+    if (outcome === "stopped") log.error({ partition: partitionId, runId, reason: ctx.stopReason }, `payment run stopped: ${ctx.stopReason}`);
+    else log.info({ partition: partitionId, runId, payments: ctx.results.length }, "payment run done");
+    return { outcome, ...base };
+  } finally {
+    if (!halted) await releaseLease(db, lease);
+  }
+}

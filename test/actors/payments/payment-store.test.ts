@@ -1,0 +1,96 @@
+/** Payment store on PostgreSQL and PGlite: lease compare-and-set, fenced idempotent WAL, credit, balances. */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { migrate } from "../../../db/migrate.ts";
+import { lazyDatabase, testEngines } from "../../support/databases.ts";
+import {
+  acquireLease, creditPayment, getWalEntry, listAudit, loadBalances, markAmbiguous, markBroadcast, maxWalNonce, releaseLease, renewLease, resolvePayment, writeWalEntry,
+} from "../../../actors/worker-partition/payments/payment-store.ts";
+import type { LeaseToken } from "../../../actors/worker-partition/payments/payment-store.ts";
+
+const PAYER = "0xf39Fd6e51aad88F6F4ce6aB8827279cfFFb92266";
+const W1 = "0x00000000000000000000000000000000000000A1";
+const W2 = "0x00000000000000000000000000000000000000a2";
+
+const entry = (paymentId: string, partitionId: string, ethAddress: string, amountWei: string, nonce: number, txHash = `0xhash-${paymentId}`) => ({
+  paymentId, runId: "run1", partitionId, ethAddress, amountWei, fromAddress: PAYER, chainId: "31337", nonce,
+  maxFeePerGas: "3000000000", maxPriorityFeePerGas: "1000000000", gasLimit: "21000", rawTx: `0x02raw-${paymentId}`, txHash,
+});
+
+for (const engine of testEngines) {
+  const fx = lazyDatabase(engine, (db) => migrate(db).then(() => {}));
+  const t = (name: string, fn: () => Promise<void>) => test(`payment store (${engine.name}) - ${name}`, fn);
+
+  t("the run lease is compare-and-set: busy while held, taken over after expiry, fenced by version", async () => {
+    const db = await fx.get();
+    const a = await acquireLease(db, "p-lease", "host-1", "r1", 1000, 500);
+    assert.equal(a, { partitionId: "p-lease", owner: "host-1", version: 1 });
+    assert.is(await acquireLease(db, "p-lease", "host-2", "r2", 1499, 500), null);
+    assert.ok(await renewLease(db, a!, 1400, 500));
+    assert.is(await acquireLease(db, "p-lease", "host-2", "r2", 1899, 500), null, "renewed until 1900");
+    const b = await acquireLease(db, "p-lease", "host-2", "r2", 1900, 500);
+    assert.equal(b, { partitionId: "p-lease", owner: "host-2", version: 2 });
+    assert.not.ok(await renewLease(db, a!, 1950, 500), "the old holder cannot renew");
+    await releaseLease(db, a!);
+    assert.is(await acquireLease(db, "p-lease", "host-3", "r3", 2000, 500), null, "a stale release does not free the new holder's lease");
+    await releaseLease(db, b!);
+    assert.equal(await acquireLease(db, "p-lease", "host-3", "r3", 2000, 500), { partitionId: "p-lease", owner: "host-3", version: 3 });
+  });
+
+  t("the WAL write is idempotent, fenced by the lease, and two open payments never share a nonce", async () => {
+    const db = await fx.get();
+    const lease = (await acquireLease(db, "p-wal", "host-1", "r", 0, 10_000)) as LeaseToken;
+    assert.equal(await writeWalEntry(db, entry("p-wal-1", "p-wal", W1, "100", 5), lease, 1), { type: "committed" });
+    assert.equal(await writeWalEntry(db, entry("p-wal-1", "p-wal", W1, "100", 5), lease, 2), { type: "committed" }, "same signed tx again");
+    const other = await writeWalEntry(db, entry("p-wal-1", "p-wal", W1, "100", 5, "0xdifferent"), lease, 3);
+    assert.is(other.type, "lease_lost");
+    assert.equal(await writeWalEntry(db, entry("p-wal-2", "p-wal", W2, "100", 5), lease, 4), { type: "nonce_taken" });
+    assert.is(await maxWalNonce(db, PAYER.toLowerCase(), "31337"), 5);
+    assert.equal(await writeWalEntry(db, entry("p-wal-5", "p-wal", W2, "100", 4), lease, 4), { type: "nonce_taken" }, "below a WAL nonce");
+    const stale = await writeWalEntry(db, entry("p-wal-3", "p-wal", W2, "100", 6), { ...lease, version: lease.version + 1 }, 5);
+    assert.is(stale.type, "lease_lost");
+    assert.is(await writeWalEntry(db, entry("p-wal-4", "p-wal", W2, "100", 6), lease, 20_000).then((r) => r.type), "lease_lost", "expired lease");
+    assert.is(await getWalEntry(db, "p-wal-3"), null);
+    // A closed payment's nonce was consumed on chain: it still counts.
+    await creditPayment(db, "p-wal-1", 9);
+    assert.is(await maxWalNonce(db, PAYER, "31337"), 5);
+    assert.is(await maxWalNonce(db, PAYER, "1"), null, "per chain");
+    const e = await getWalEntry(db, "p-wal-1");
+    assert.equal([e!.status, e!.nonce, e!.amountWei, e!.blockNumber], ["credited", 5, "100", 9]);
+  });
+
+  t("credit is one transaction and happens once; balances count paid, in flight and blocked", async () => {
+    const db = await fx.get();
+    const p = "p-bal";
+    await db.query(`INSERT INTO worker_fee_ledger (partition_id, eth_address, earned_wei) VALUES ($1, $2, $3), ($1, $4, $5)`, [p, W1, "1000000000000000000000", W2, "500"]);
+    const lease = (await acquireLease(db, p, "host-1", "r", 0, 10_000)) as LeaseToken;
+    await writeWalEntry(db, entry("p-bal-1", p, W1.toLowerCase(), "300000000000000000000", 10), lease, 1);
+    await writeWalEntry(db, entry("p-bal-2", p, W1, "1", 11), lease, 1);
+    await writeWalEntry(db, entry("p-bal-3", p, W2, "200", 12), lease, 1);
+    assert.ok(await markBroadcast(db, "p-bal-1"));
+    assert.not.ok(await markBroadcast(db, "p-bal-1"), "already broadcast");
+    assert.ok(await creditPayment(db, "p-bal-1", 100));
+    assert.not.ok(await creditPayment(db, "p-bal-1", 100), "credited once");
+    assert.ok(await markAmbiguous(db, "p-bal-3", "nonce 12 used by another transaction"));
+    const balances = await loadBalances(db, p);
+    assert.equal(balances.map((b) => [b.ethAddress, b.earnedWei, b.paidWei, b.inFlightWei, b.blockedReason]), [
+      [W1, "1000000000000000000000", "300000000000000000000", "1", null],
+      [W2, "500", "0", "200", "needs a person: p-bal-3 is ambiguous"],
+    ]);
+    assert.ok(await resolvePayment(db, "p-bal-3", "paid", "ops", "found on a block explorer"));
+    assert.not.ok(await resolvePayment(db, "p-bal-3", "unpaid", "ops", "second decision"), "resolved once");
+    const after = await loadBalances(db, p);
+    assert.equal(after.map((b) => [b.paidWei, b.inFlightWei, b.blockedReason]), [
+      ["300000000000000000000", "1", null],
+      ["200", "0", null],
+    ]);
+    const audit = await listAudit(db, p);
+    assert.equal(audit.filter((a) => a.paymentId === "p-bal-3").map((a) => [a.event, a.toStatus]), [["wal_written", "signed"], ["ambiguous", "ambiguous"], ["resolved", "resolved_paid"]]);
+    const ledger = await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM payment_ledger WHERE partition_id = $1`, [p]);
+    assert.is(ledger.rows[0].n, "2");
+  });
+
+  test.after(() => fx.drop());
+}
+
+test.run();
