@@ -1,0 +1,299 @@
+/**
+ * Redis streams reader (ioredis): one consumer of a consumer group over several streams.
+ *
+ * - Group per `group`, created at the stream start (`0`, MKSTREAM) when missing.
+ * - A batch is up to `batchSize` entries: the first read blocks up to `batchTimeoutMs`, then
+ *   non-blocking reads top it up while entries are waiting.
+ * - `handle(batch)` must commit the batch's journal before it resolves; only then are the
+ *   entries acknowledged (XACK). A crash before the ack leaves them pending: they are read again
+ *   by this consumer on restart (XREADGROUP from `0`) or claimed by another one (XAUTOCLAIM of
+ *   entries idle longer than `claimIdleMs`), and the idempotent journal makes redelivery harmless.
+ * - Several readers with the same group and distinct consumer names share the work.
+ * - A batch whose handler fails is retried with exponential backoff (injected clock); after
+ *   `maxRetries` failures it is split and each entry handled alone, and an entry that still fails
+ *   with bad input (InputError, or a PostgreSQL data/integrity error: SQLSTATE 22xxx/23xxx) goes to
+ *   `poison` (dead-letter) and is acknowledged. Any other failure (a dependency down) is retried
+ *   forever, never dropped: the line stops rather than loses data.
+ */
+import { Redis } from "ioredis";
+import type { Logger } from "pino";
+import type { Clock } from "../../supervisors/clock.ts";
+import { systemClock } from "../../supervisors/clock.ts";
+import { InputError, errorMessage } from "../../protocols/errors.ts";
+import type { CircuitBreaker } from "../vault-term/circuit-breaker.ts";
+
+export interface StreamEntry {
+  stream: string;
+  id: string;
+  /** Field list as Redis returns it: [name, value, name, value, …]. */
+  fields: string[];
+}
+
+export interface RedisStreamReaderOptions {
+  redisUrl: string;
+  streams: readonly string[];
+  group: string;
+  consumer: string;
+  batchSize: number;
+  batchTimeoutMs: number;
+  /** Pending entries idle at least this long are claimed from other consumers (default 60 s). */
+  claimIdleMs?: number;
+  /** How often to look for stale pending entries (default claimIdleMs / 2, at least 1 s). */
+  claimEveryMs?: number;
+  maxRetries?: number;
+  /** Backoff of a failing batch: min(maxDelayMs, baseDelayMs·2^attempt). */
+  retry?: { baseDelayMs: number; maxDelayMs: number };
+  /** Commits the batch (journal + state); entries are acknowledged after it resolves. */
+  handle(batch: StreamEntry[]): Promise<void>;
+  /** Keeps an entry that cannot be processed (dead letter); it is acknowledged afterwards. */
+  poison?(entry: StreamEntry, error: unknown): Promise<void>;
+  /** Circuit breakers: `source` guards Redis calls, `sink` guards the handler (the database). */
+  breakers?: { source?: CircuitBreaker; sink?: CircuitBreaker };
+  clock?: Clock;
+  log?: Logger;
+}
+
+export interface ReaderStats {
+  batches: number;
+  entries: number;
+  acked: number;
+  claimed: number;
+  retries: number;
+  poisoned: number;
+  lastBatchAt: number | null;
+  lastError: string | null;
+}
+
+type XReadReply = [stream: string, entries: [id: string, fields: string[]][]][] | null;
+
+/** Bad input that will fail the same way every time: dead-letter it instead of retrying. */
+export function isPoisonError(err: unknown): boolean {
+  if (err instanceof InputError) return true;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && /^2[23][0-9A-Z]{3}$/.test(code);
+}
+
+export class RedisStreamReader {
+  readonly stats: ReaderStats = { batches: 0, entries: 0, acked: 0, claimed: 0, retries: 0, poisoned: 0, lastBatchAt: null, lastError: null };
+  private readonly opts: Required<Pick<RedisStreamReaderOptions, "claimIdleMs" | "claimEveryMs" | "maxRetries" | "retry">> & RedisStreamReaderOptions;
+  private readonly clock: Clock;
+  private readonly commands: Redis;
+  private readonly blocking: Redis;
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private ownPendingDone = false;
+  private lastClaimAt = -Infinity;
+  private claimCursor = new Map<string, string>();
+  private groupsReady = false;
+
+  constructor(opts: RedisStreamReaderOptions) {
+    const claimIdleMs = opts.claimIdleMs ?? 60_000;
+    this.opts = {
+      ...opts,
+      claimIdleMs,
+      claimEveryMs: opts.claimEveryMs ?? Math.max(1000, Math.floor(claimIdleMs / 2)),
+      maxRetries: opts.maxRetries ?? 3,
+      retry: opts.retry ?? { baseDelayMs: 200, maxDelayMs: 30_000 },
+    };
+    this.clock = opts.clock ?? systemClock;
+    const redisOpts = { lazyConnect: true, maxRetriesPerRequest: null, enableAutoPipelining: false } as const;
+    this.commands = new Redis(opts.redisUrl, redisOpts);
+    this.blocking = new Redis(opts.redisUrl, redisOpts);
+    this.commands.on("error", () => {});
+    this.blocking.on("error", () => {});
+  }
+
+  /** Create the consumer groups (at the stream start) where missing. */
+  async ensureGroups(): Promise<void> {
+    if (this.groupsReady) return;
+    for (const stream of this.opts.streams) {
+      try {
+        await this.commands.xgroup("CREATE", stream, this.opts.group, "0", "MKSTREAM");
+      } catch (err) {
+        if (!/BUSYGROUP/.test(errorMessage(err))) throw err;
+      }
+    }
+    this.groupsReady = true;
+  }
+
+  /**
+   * Read one batch: first this consumer's own pending entries (after a restart), then stale
+   * entries of other consumers when a claim is due, then new entries.
+   */
+  async readBatch(opts: { block?: boolean } = {}): Promise<StreamEntry[]> {
+    await this.ensureGroups();
+    const { streams, group, consumer, batchSize } = this.opts;
+    if (!this.ownPendingDone) {
+      const own = this.toEntries((await this.commands.xreadgroup("GROUP", group, consumer, "COUNT", batchSize, "STREAMS", ...streams, ...streams.map(() => "0"))) as XReadReply);
+      if (own.length > 0) return own;
+      this.ownPendingDone = true;
+    }
+    if (this.clock.now() - this.lastClaimAt >= this.opts.claimEveryMs) {
+      const claimed = await this.claimStale();
+      if (claimed.length > 0) return claimed;
+      this.lastClaimAt = this.clock.now();
+    }
+    const batch: StreamEntry[] = [];
+    const first = opts.block === false
+      ? await this.commands.xreadgroup("GROUP", group, consumer, "COUNT", batchSize, "STREAMS", ...streams, ...streams.map(() => ">"))
+      : await this.blocking.xreadgroup("GROUP", group, consumer, "COUNT", batchSize, "BLOCK", this.opts.batchTimeoutMs, "STREAMS", ...streams, ...streams.map(() => ">"));
+    batch.push(...this.toEntries(first as XReadReply));
+    while (batch.length > 0 && batch.length < batchSize) {
+      const more = this.toEntries((await this.commands.xreadgroup("GROUP", group, consumer, "COUNT", batchSize - batch.length, "STREAMS", ...streams, ...streams.map(() => ">"))) as XReadReply);
+      if (more.length === 0) break;
+      batch.push(...more);
+    }
+    return batch;
+  }
+
+  /** XAUTOCLAIM entries idle ≥ claimIdleMs from any consumer of the group. */
+  async claimStale(): Promise<StreamEntry[]> {
+    const out: StreamEntry[] = [];
+    for (const stream of this.opts.streams) {
+      if (out.length >= this.opts.batchSize) break;
+      const start = this.claimCursor.get(stream) ?? "0-0";
+      const reply = (await this.commands.xautoclaim(stream, this.opts.group, this.opts.consumer, this.opts.claimIdleMs, start, "COUNT", this.opts.batchSize - out.length)) as [string, [string, string[] | null][], string[]?];
+      const [next, entries] = reply;
+      this.claimCursor.set(stream, next === "0-0" ? "0-0" : next);
+      for (const [id, fields] of entries) if (fields) out.push({ stream, id, fields });
+    }
+    this.stats.claimed += out.length;
+    return out;
+  }
+
+  /**
+   * Entries waiting for this group: not yet delivered (XINFO GROUPS `lag`, Redis ≥ 7) plus
+   * delivered but not acknowledged (pending). For readiness: work waiting and no progress = stuck.
+   */
+  async backlog(): Promise<number> {
+    await this.ensureGroups();
+    let total = 0;
+    for (const stream of this.opts.streams) {
+      const groups = (await this.commands.xinfo("GROUPS", stream).catch(() => [])) as unknown[][];
+      for (const g of groups) {
+        const info = new Map<string, unknown>();
+        for (let i = 0; i + 1 < g.length; i += 2) info.set(String(g[i]), g[i + 1]);
+        if (info.get("name") !== this.opts.group) continue;
+        total += Number(info.get("pending") ?? 0) + Number(info.get("lag") ?? 0);
+      }
+    }
+    return total;
+  }
+
+  /** Read, handle and acknowledge one batch. Returns the number of entries processed. */
+  async processOnce(opts: { block?: boolean } = {}): Promise<number> {
+    const batch = await this.readBatch(opts);
+    if (batch.length === 0) return 0;
+    await this.handleWithRetry(batch);
+    await this.ack(batch);
+    this.stats.batches += 1;
+    this.stats.entries += batch.length;
+    this.stats.lastBatchAt = this.clock.now();
+    return batch.length;
+  }
+
+  /** Process until nothing is waiting (no blocking); for imports and tests. */
+  async drain(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await this.processOnce({ block: false });
+      if (n === 0 && this.ownPendingDone) return total;
+      total += n;
+    }
+  }
+
+  /** Wait while a breaker is open (a dependency known to be down is not called). */
+  private async waitFor(breaker: CircuitBreaker | undefined): Promise<void> {
+    while (breaker && !breaker.allows()) await this.sleep(Math.max(breaker.retryInMs(), this.opts.retry.baseDelayMs));
+  }
+
+  private async handleWithRetry(batch: StreamEntry[]): Promise<void> {
+    const sink = this.opts.breakers?.sink;
+    for (let attempt = 0; ; attempt++) {
+      await this.waitFor(sink);
+      try {
+        await this.opts.handle(batch);
+        sink?.success();
+        this.stats.lastError = null;
+        return;
+      } catch (err) {
+        this.stats.lastError = errorMessage(err);
+        const poison = isPoisonError(err);
+        // Bad input means the database answered: only other failures count against it.
+        if (poison) sink?.success();
+        else sink?.failure(err);
+        if ((poison || attempt >= this.opts.maxRetries) && batch.length > 1) {
+          for (const entry of batch) await this.handleWithRetry([entry]);
+          return;
+        }
+        if (poison) {
+          await this.poison(batch[0], err);
+          return;
+        }
+        this.stats.retries += 1;
+        this.opts.log?.warn({ err, entries: batch.length, attempt }, `redis batch failed, retrying: ${errorMessage(err)}`);
+        await this.sleep(Math.min(this.opts.retry.maxDelayMs, this.opts.retry.baseDelayMs * 2 ** Math.min(attempt, 20)));
+      }
+    }
+  }
+
+  private async poison(entry: StreamEntry, err: unknown): Promise<void> {
+    this.stats.poisoned += 1;
+    this.opts.log?.error({ err, stream: entry.stream, id: entry.id }, `redis entry ${entry.stream}/${entry.id} dead-lettered: ${errorMessage(err)}`);
+    if (this.opts.poison) await this.opts.poison(entry, err);
+  }
+
+  private async ack(batch: StreamEntry[]): Promise<void> {
+    const byStream = new Map<string, string[]>();
+    for (const e of batch) {
+      let ids = byStream.get(e.stream);
+      if (!ids) byStream.set(e.stream, (ids = []));
+      ids.push(e.id);
+    }
+    for (const [stream, ids] of byStream) this.stats.acked += Number(await this.commands.xack(stream, this.opts.group, ...ids));
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.clock.setTimeout(resolve, ms));
+  }
+
+  private toEntries(reply: XReadReply): StreamEntry[] {
+    const out: StreamEntry[] = [];
+    for (const [stream, entries] of reply ?? []) for (const [id, fields] of entries) if (fields) out.push({ stream, id, fields });
+    return out;
+  }
+
+  /** Run until stop(): batches as they come. Errors of Redis itself are retried with backoff. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = (async () => {
+      let failures = 0;
+      const source = this.opts.breakers?.source;
+      while (this.running) {
+        try {
+          await this.waitFor(source);
+          await this.processOnce();
+          source?.success();
+          failures = 0;
+        } catch (err) {
+          if (!this.running) break;
+          source?.failure(err);
+          failures += 1;
+          this.stats.lastError = errorMessage(err);
+          this.opts.log?.warn({ err }, `redis reader: ${errorMessage(err)}`);
+          await this.sleep(Math.min(this.opts.retry.maxDelayMs, this.opts.retry.baseDelayMs * 2 ** Math.min(failures, 20)));
+        }
+      }
+    })();
+  }
+
+  /** Stop reading; a batch being handled finishes first. Closes both connections. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.blocking.disconnect();
+    await this.loop?.catch(() => {});
+    this.loop = null;
+    await this.commands.quit().catch(() => this.commands.disconnect());
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * Apply term events to the derived tables inside the caller's transaction: group the events by
+ * the term actors they concern, lock those terms, load their states, run the pure reducer, write
+ * every changed row with one statement per table, and queue the terms whose triple analytics
+ * must be recomputed. Used by live ingest (with only the events the journal had not seen) and by
+ * replay (with the whole journal), so replay and live run the same code.
+ */
+import type { Queryable } from "../../db/db.ts";
+import { termsOf, type TermEvent, type VaultEvent } from "./events.ts";
+import { reduceTerm, type TermChanges } from "./reducer.ts";
+import { loadTermStates, saveTermStates } from "./term-store.ts";
+import { lockIds, LOCK_NAMESPACE } from "./term-locks.ts";
+import type { TermState } from "./term-state.ts";
+
+export interface ApplySummary {
+  /** Terms whose rows changed. */
+  terms: string[];
+  /** Terms queued for triple analytics. */
+  analyticsTerms: string[];
+}
+
+/** Events grouped by the term actor that applies them (TripleCreated goes to the triple and its counter term). */
+export function groupByTerm(events: readonly VaultEvent[]): Map<string, TermEvent[]> {
+  const groups = new Map<string, TermEvent[]>();
+  for (const e of events) {
+    if (e.type === "Generic") continue;
+    for (const term of termsOf(e)) {
+      let list = groups.get(term);
+      if (!list) groups.set(term, (list = []));
+      list.push(e);
+    }
+  }
+  return groups;
+}
+
+export function applyTermEvents(tx: Queryable, events: readonly VaultEvent[]): Promise<ApplySummary> {
+  return applyTermGroups(tx, groupByTerm(events));
+}
+
+/** Apply events already grouped by term (each term's list is applied to that term only). */
+export async function applyTermGroups(tx: Queryable, groups: ReadonlyMap<string, readonly TermEvent[]>): Promise<ApplySummary> {
+  if (groups.size === 0) return { terms: [], analyticsTerms: [] };
+  const termIds = [...groups.keys()].sort();
+  await lockIds(tx, LOCK_NAMESPACE.term, termIds);
+  const positionKeys = new Map<string, { accountId: string; curveId: string }[]>();
+  for (const [term, list] of groups) {
+    const keys = new Map<string, { accountId: string; curveId: string }>();
+    for (const e of list) if (e.type === "Deposited" || e.type === "Redeemed") keys.set(`${e.receiver}|${e.curveId}`, { accountId: e.receiver, curveId: e.curveId });
+    if (keys.size > 0) positionKeys.set(term, [...keys.values()]);
+  }
+  const states = await loadTermStates(tx, termIds, positionKeys);
+  const results: { state: TermState; changes: TermChanges }[] = [];
+  const analyticsTerms: string[] = [];
+  for (const term of termIds) {
+    const result = reduceTerm(states.get(term)!, groups.get(term)!);
+    results.push(result);
+    if (result.changes.analytics) analyticsTerms.push(term);
+  }
+  await saveTermStates(tx, results);
+  if (analyticsTerms.length > 0) {
+    await tx.query(
+      `INSERT INTO term_update_queue (term_id)
+       SELECT t FROM unnest($1::text[]) AS u(t) ORDER BY t
+       ON CONFLICT (term_id) WHERE processed_at IS NULL DO UPDATE SET version = term_update_queue.version + 1`,
+      [analyticsTerms],
+    );
+  }
+  return { terms: termIds, analyticsTerms };
+}

@@ -1,0 +1,202 @@
+/**
+ * The event tables are this kind's journal: append is idempotent on (transaction_hash, log_index).
+ * `appendEvents` inserts a batch with one statement per table (rows in key order, so concurrent
+ * writers never deadlock) and returns only the events that were new: a redelivered event is not
+ * returned, so its amounts are never accumulated twice. `readAllEvents` reads the journal back for
+ * replay, in (block, log) order.
+ */
+import type { Queryable } from "../../db/db.ts";
+import type { AtomCreated, Deposited, GenericEvent, Redeemed, SharePriceChanged, TripleCreated, TxInfo, VaultEvent } from "./events.ts";
+
+export const EVENT_TABLES = {
+  AtomCreated: "atom_created_events",
+  TripleCreated: "triple_created_events",
+  Deposited: "deposited_events",
+  Redeemed: "redeemed_events",
+  SharePriceChanged: "share_price_changed_events",
+  Generic: "generic_events",
+} as const;
+
+const TX_COLS = ["transaction_hash", "log_index", "address", "block_hash", "block_number", "network", "transaction_index", "block_timestamp"] as const;
+const TX_CASTS = ["", "::bigint", "", "", "::bigint", "", "::bigint", ""] as const;
+
+interface TableSpec<E extends VaultEvent> {
+  table: string;
+  cols: readonly string[];
+  casts: readonly string[];
+  values(e: E): (string | null)[];
+}
+
+const txValues = (t: TxInfo): (string | null)[] => [
+  t.transactionHash,
+  String(t.logIndex),
+  t.address,
+  t.blockHash,
+  String(t.blockNumber),
+  t.network,
+  String(t.transactionIndex),
+  t.blockTimestamp === null ? null : String(t.blockTimestamp),
+];
+
+const SPECS: { [K in VaultEvent["type"]]: TableSpec<Extract<VaultEvent, { type: K }>> } = {
+  AtomCreated: {
+    table: EVENT_TABLES.AtomCreated,
+    cols: ["atom_data", "raw_data", "atom_wallet", "creator", "term_id"],
+    casts: ["", "BYTEA", "", "", ""],
+    values: (e: AtomCreated) => [e.atomData, e.rawData, e.atomWallet, e.creator, e.termId],
+  },
+  TripleCreated: {
+    table: EVENT_TABLES.TripleCreated,
+    cols: ["creator", "object_id", "predicate_id", "subject_id", "term_id", "counter_term_id"],
+    casts: ["", "", "", "", "", ""],
+    values: (e: TripleCreated) => [e.creator, e.objectId, e.predicateId, e.subjectId, e.termId, e.counterTermId],
+  },
+  Deposited: {
+    table: EVENT_TABLES.Deposited,
+    cols: ["assets", "assets_after_fees", "curve_id", "receiver", "sender", "shares", "term_id", "total_shares", "vault_type"],
+    casts: ["", "", "", "", "", "", "", "", "::smallint"],
+    values: (e: Deposited) => [e.assets, e.assetsAfterFees, e.curveId, e.receiver, e.sender, e.shares, e.termId, e.totalShares, String(e.vaultType)],
+  },
+  Redeemed: {
+    table: EVENT_TABLES.Redeemed,
+    cols: ["assets", "curve_id", "fees", "receiver", "sender", "shares", "term_id", "total_shares", "vault_type"],
+    casts: ["", "", "", "", "", "", "", "", "::smallint"],
+    values: (e: Redeemed) => [e.assets, e.curveId, e.fees, e.receiver, e.sender, e.shares, e.termId, e.totalShares, String(e.vaultType)],
+  },
+  SharePriceChanged: {
+    table: EVENT_TABLES.SharePriceChanged,
+    cols: ["term_id", "curve_id", "share_price", "total_assets", "total_shares", "vault_type"],
+    casts: ["", "", "", "", "", "::smallint"],
+    values: (e: SharePriceChanged) => [e.termId, e.curveId, e.sharePrice, e.totalAssets, e.totalShares, String(e.vaultType)],
+  },
+  Generic: {
+    table: EVENT_TABLES.Generic,
+    cols: ["event_name", "event_data"],
+    casts: ["", "::jsonb"],
+    values: (e: GenericEvent) => [e.eventName, JSON.stringify(e.eventData)],
+  },
+};
+
+export function eventKey(e: { tx: { transactionHash: string; logIndex: number } }): string {
+  return `${e.tx.transactionHash}#${e.tx.logIndex}`;
+}
+
+function selectExpr(col: string, cast: string): string {
+  if (cast === "BYTEA") return `decode(${col}, 'hex')`;
+  if (col === "block_timestamp") return `to_timestamp(${col}::double precision)`;
+  return col + cast;
+}
+
+/** Insert the events; returns the ones the journal had not seen (first occurrence wins within the batch). */
+export async function appendEvents<E extends VaultEvent>(tx: Queryable, events: readonly E[]): Promise<E[]> {
+  const byType = new Map<VaultEvent["type"], Map<string, E>>();
+  for (const e of events) {
+    let m = byType.get(e.type);
+    if (!m) byType.set(e.type, (m = new Map()));
+    const key = eventKey(e);
+    if (!m.has(key)) m.set(key, e);
+  }
+  const fresh: E[] = [];
+  for (const [type, unique] of [...byType].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const spec = SPECS[type] as TableSpec<VaultEvent>;
+    const rows = [...unique.values()].sort((a, b) => (a.tx.transactionHash < b.tx.transactionHash ? -1 : a.tx.transactionHash > b.tx.transactionHash ? 1 : a.tx.logIndex - b.tx.logIndex));
+    const cols = [...TX_COLS, ...spec.cols];
+    const casts = [...TX_CASTS, ...spec.casts];
+    const arrays: (string | null)[][] = cols.map(() => []);
+    for (const e of rows) [...txValues(e.tx), ...spec.values(e)].forEach((v, i) => arrays[i].push(v));
+    const params = cols.map((_, i) => `$${i + 1}::text[]`).join(", ");
+    const res = await tx.query<{ transaction_hash: string; log_index: string }>(
+      `INSERT INTO ${spec.table} (${cols.join(", ")})
+       SELECT ${cols.map((c, i) => selectExpr(c, casts[i])).join(", ")}
+         FROM unnest(${params}) AS r(${cols.join(", ")})
+       ON CONFLICT (transaction_hash, log_index) DO NOTHING
+       RETURNING transaction_hash, log_index::text AS log_index`,
+      arrays,
+    );
+    for (const r of res.rows) fresh.push(unique.get(`${r.transaction_hash}#${r.log_index}`)!);
+  }
+  return fresh;
+}
+
+type Row = Record<string, string | number | null>;
+
+function txFromRow(r: Row): TxInfo {
+  return {
+    transactionHash: r.transaction_hash as string,
+    logIndex: Number(r.log_index),
+    address: r.address as string,
+    blockHash: r.block_hash as string,
+    blockNumber: Number(r.block_number),
+    network: r.network as string,
+    transactionIndex: Number(r.transaction_index),
+    blockTimestamp: r.ts === null ? null : Number(r.ts),
+  };
+}
+
+const TX_SELECT = `transaction_hash, log_index::text AS log_index, address, block_hash, block_number::text AS block_number, network,
+  transaction_index::text AS transaction_index, extract(epoch from block_timestamp)::bigint::text AS ts`;
+
+/** Every term event of the journal (generic events excluded), oldest first. */
+export async function readAllEvents(db: Queryable): Promise<VaultEvent[]> {
+  const out: VaultEvent[] = [];
+  const q = (table: string, extra: string) =>
+    db.query<Row>(`SELECT ${TX_SELECT}, ${extra} FROM ${table} ORDER BY block_number, log_index, transaction_hash`);
+  for (const r of (await q(EVENT_TABLES.AtomCreated, "atom_data, encode(raw_data, 'hex') AS raw_data, atom_wallet, creator, term_id")).rows) {
+    out.push({ type: "AtomCreated", tx: txFromRow(r), atomData: r.atom_data as string | null, rawData: (r.raw_data as string) ?? "", atomWallet: r.atom_wallet as string, creator: r.creator as string, termId: r.term_id as string });
+  }
+  for (const r of (await q(EVENT_TABLES.TripleCreated, "creator, object_id, predicate_id, subject_id, term_id, counter_term_id")).rows) {
+    out.push({
+      type: "TripleCreated",
+      tx: txFromRow(r),
+      creator: r.creator as string,
+      objectId: r.object_id as string,
+      predicateId: r.predicate_id as string,
+      subjectId: r.subject_id as string,
+      termId: r.term_id as string,
+      counterTermId: r.counter_term_id as string,
+    });
+  }
+  for (const r of (await q(EVENT_TABLES.Deposited, "assets, assets_after_fees, curve_id, receiver, sender, shares, term_id, total_shares, vault_type")).rows) {
+    out.push({
+      type: "Deposited",
+      tx: txFromRow(r),
+      assets: r.assets as string,
+      assetsAfterFees: r.assets_after_fees as string,
+      curveId: r.curve_id as string,
+      receiver: r.receiver as string,
+      sender: r.sender as string,
+      shares: r.shares as string,
+      termId: r.term_id as string,
+      totalShares: r.total_shares as string,
+      vaultType: Number(r.vault_type),
+    });
+  }
+  for (const r of (await q(EVENT_TABLES.Redeemed, "assets, curve_id, fees, receiver, sender, shares, term_id, total_shares, vault_type")).rows) {
+    out.push({
+      type: "Redeemed",
+      tx: txFromRow(r),
+      assets: r.assets as string,
+      curveId: r.curve_id as string,
+      fees: r.fees as string,
+      receiver: r.receiver as string,
+      sender: r.sender as string,
+      shares: r.shares as string,
+      termId: r.term_id as string,
+      totalShares: r.total_shares as string,
+      vaultType: Number(r.vault_type),
+    });
+  }
+  for (const r of (await q(EVENT_TABLES.SharePriceChanged, "term_id, curve_id, share_price, total_assets, total_shares, vault_type")).rows) {
+    out.push({
+      type: "SharePriceChanged",
+      tx: txFromRow(r),
+      termId: r.term_id as string,
+      curveId: r.curve_id as string,
+      sharePrice: r.share_price as string,
+      totalAssets: r.total_assets as string,
+      totalShares: r.total_shares as string,
+      vaultType: Number(r.vault_type),
+    });
+  }
+  return out.sort((a, b) => a.tx.blockNumber - b.tx.blockNumber || a.tx.logIndex - b.tx.logIndex);
+}

@@ -1,0 +1,184 @@
+/**
+ * The vault-term kind's public surface, and `startVaultTerm`: what a host calls to run it.
+ *
+ * Services mode (a Redis URL): a consumer of REDIS_STREAMS in CONSUMER_GROUP writes batches
+ * (journal + term aggregates + analytics queue, one transaction) and acknowledges them after the
+ * commit; each commit tells the triple-analytics partition actors (registered on the host's actor
+ * system) which terms changed. Embedded mode (no Redis): the bundled sample file (or
+ * VAULT_TERM_SAMPLE_FILE) is imported through the same path at start. A sweep on the injected
+ * clock re-tells queued terms, so a lost notification only delays analytics.
+ */
+import process from "node:process";
+import { hostname } from "node:os";
+import { fileURLToPath } from "node:url";
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import type { Db } from "../../db/db.ts";
+import type { DeadLetterSink } from "../../supervisors/actor-kind.ts";
+import type { ActorSystem } from "../../supervisors/actor-system.ts";
+import { systemClock, type Clock, type TimerHandle } from "../../supervisors/clock.ts";
+import { DEFAULT_PARTITIONS } from "../../protocols/partition.ts";
+import type { SectionValues } from "../../config/mod.ts";
+import type { vaultTermConfig } from "./config.ts";
+import { CircuitBreaker } from "./circuit-breaker.ts";
+import { createVaultTermMetrics } from "./metrics.ts";
+import { createVaultTermRedisReader } from "./redis-ingest.ts";
+import { importVaultTermFile, notifyAnalytics, type ImportSummary } from "./service.ts";
+import { tripleAnalyticsKind } from "./triple-analytics-kind.ts";
+import type { RedisStreamReader } from "../ingress/redis-stream-reader.ts";
+import { progressCheck } from "../../admin/readiness.ts";
+import type { DependencyHealth, ReadinessCheck } from "../../admin/source.ts";
+
+export { vaultTermConfig } from "./config.ts";
+export { ingestMessages, VAULT_TERM_KIND, type IngestSummary } from "./ingest.ts";
+export { replayVaultTerm, DERIVED_TABLES, type ReplaySummary } from "./replay.ts";
+export { importVaultTermFile, importVaultTermLines, notifyAnalytics, type ImportSummary } from "./service.ts";
+export { tripleAnalyticsKind, TRIPLE_ANALYTICS_KIND, TERM_UPDATED } from "./triple-analytics-kind.ts";
+export { processTripleAnalytics } from "./triple-analytics.ts";
+export { createVaultTermRedisReader } from "./redis-ingest.ts";
+export { parseRedisEntry, parseRindexerMessage } from "./rindexer-entry.ts";
+
+export const BUNDLED_SAMPLE = fileURLToPath(new URL("../../samples/vault-term/events.jsonl", import.meta.url));
+
+export interface StartVaultTermOptions {
+  db: Db;
+  deadLetters: DeadLetterSink;
+  system: ActorSystem;
+  config: SectionValues<typeof vaultTermConfig>;
+  /** Services mode when set; embedded (sample import) when not. */
+  redisUrl?: string;
+  registry?: Registry;
+  partitions?: number;
+  clock?: Clock;
+  log?: Logger;
+  /** Sweep period for queued analytics terms (default 30 s). */
+  sweepEveryMs?: number;
+  /** Embedded mode: import the sample file at start (default true). */
+  importSample?: boolean;
+}
+
+export interface VaultTermComponent {
+  /** The Redis reader (services mode), not started when `startReader: false`. */
+  readonly reader: RedisStreamReader | null;
+  readonly breakers: { redis: CircuitBreaker; postgres: CircuitBreaker };
+  /** Embedded mode: what the sample import did. */
+  readonly imported: ImportSummary | null;
+  /** Tell the analytics actors every queued term (the sweep; also callable directly). */
+  sweep(): Promise<number>;
+  /** `/ready`: the Redis ingress is advancing (services mode) and analytics are not stuck. */
+  readiness(now?: number): Promise<ReadinessCheck[]>;
+  /** `/health`: the circuit breakers of this kind's dependencies. */
+  dependencies(): DependencyHealth[];
+  stop(): Promise<void>;
+}
+
+export async function startVaultTerm(opts: StartVaultTermOptions & { startReader?: boolean }): Promise<VaultTermComponent> {
+  const clock = opts.clock ?? systemClock;
+  const partitions = opts.partitions ?? DEFAULT_PARTITIONS;
+  const metrics = opts.registry ? createVaultTermMetrics(opts.registry) : undefined;
+  const breaker = (name: string) =>
+    new CircuitBreaker(name, {
+      threshold: opts.config.circuitBreakerThreshold,
+      timeoutMs: opts.config.circuitBreakerTimeoutMs,
+      clock,
+      onChange: (state) => {
+        metrics?.breaker(name, state);
+        opts.log?.warn({ dependency: name, state }, `vault-term circuit breaker ${name}: ${state}`);
+      },
+    });
+  const breakers = { redis: breaker("redis"), postgres: breaker("postgres") };
+  metrics?.breaker("redis", "closed");
+  metrics?.breaker("postgres", "closed");
+  let analyticsProgressAt: number | null = null;
+  opts.system.register(
+    tripleAnalyticsKind({
+      partitions,
+      onCommitted: (lag) => {
+        metrics?.analyticsLag(lag);
+        analyticsProgressAt = clock.now();
+      },
+    }),
+  );
+
+  let reader: RedisStreamReader | null = null;
+  let imported: ImportSummary | null = null;
+  if (opts.redisUrl) {
+    reader = createVaultTermRedisReader({
+      db: opts.db,
+      deadLetters: opts.deadLetters,
+      redisUrl: opts.redisUrl,
+      streams: opts.config.redisStreams,
+      group: opts.config.consumerGroup,
+      consumer: opts.config.consumerName ?? `consumer-${hostname()}-${process.pid}`,
+      batchSize: opts.config.batchSize,
+      batchTimeoutMs: opts.config.batchTimeoutMs,
+      claimIdleMs: opts.config.claimIdleMs,
+      maxRetries: opts.config.maxRetries,
+      clock,
+      log: opts.log,
+      metrics,
+      breakers,
+      lanes: opts.config.workers,
+      onCommitted: (summary) => notifyAnalytics(opts.system, summary.analyticsTerms, partitions),
+    });
+    if (opts.startReader !== false) reader.start();
+  } else if (opts.importSample !== false) {
+    imported = await importVaultTermFile(opts.config.sampleFile ?? BUNDLED_SAMPLE, { db: opts.db, deadLetters: opts.deadLetters, system: opts.system, partitions });
+    opts.log?.info(imported, "vault-term: sample events imported");
+  }
+
+  const sweep = async () => {
+    const res = await opts.db.query<{ term_id: string }>("SELECT term_id FROM term_update_queue WHERE processed_at IS NULL LIMIT 100000");
+    notifyAnalytics(opts.system, res.rows.map((r) => r.term_id), partitions);
+    return res.rows.length;
+  };
+  const every = opts.sweepEveryMs ?? 30_000;
+  let timer: TimerHandle | null = null;
+  let stopped = false;
+  const arm = () => {
+    timer = clock.setTimeout(() => {
+      sweep()
+        .catch((err) => opts.log?.warn({ err }, "vault-term analytics sweep failed"))
+        .finally(() => {
+          if (!stopped) arm();
+        });
+    }, every);
+  };
+  arm();
+
+  const breakerDown = (b: CircuitBreaker) => (b.state === "closed" ? undefined : `circuit ${b.name} ${b.state}${b.lastError ? `: ${b.lastError}` : ""}`);
+  return {
+    reader,
+    breakers,
+    imported,
+    sweep,
+    async readiness(now = clock.now()) {
+      const checks: ReadinessCheck[] = [];
+      if (reader) {
+        checks.push(
+          progressCheck({
+            name: "ingress:vault-term-redis",
+            lastProgressAt: reader.stats.lastBatchAt,
+            backlog: await reader.backlog(),
+            expectedWithinMs: Math.max(30_000, opts.config.batchTimeoutMs * 4),
+            now,
+            down: breakerDown(breakers.redis) ?? breakerDown(breakers.postgres),
+          }),
+        );
+      }
+      const queued = Number((await opts.db.query<{ n: string }>("SELECT count(*)::text AS n FROM term_update_queue WHERE processed_at IS NULL")).rows[0].n);
+      checks.push(progressCheck({ name: "kind:vault-term-analytics", lastProgressAt: analyticsProgressAt, backlog: queued, expectedWithinMs: 2 * every, now }));
+      return checks;
+    },
+    dependencies() {
+      return [breakers.redis, breakers.postgres]
+        .filter((b) => b.name === "postgres" || reader !== null)
+        .map((b) => ({ name: b.name, ok: b.state !== "open", detail: `vault-term circuit ${b.state}${b.lastError ? `: ${b.lastError}` : ""}` }));
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clock.clearTimeout(timer);
+      await reader?.stop();
+    },
+  };
+}

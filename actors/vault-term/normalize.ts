@@ -1,0 +1,94 @@
+/**
+ * Normalisation primitives for rindexer's MultiVault messages (pure, no I/O).
+ *
+ * - ensureHexPrefix: `0x` added when missing; an existing `0x`/`0X` prefix is kept as received.
+ * - parseLogIndex (decision 5): `0x…` → hex, plain digits → decimal, anything else → InputError.
+ * - parseHexTimestamp: `0x68b18674` → 1756464756 (seconds since the epoch).
+ * - checksumAddress: 40 hex digits (with or without 0x, any case) → EIP-55; otherwise InputError.
+ * - counterTermId: keccak256(COUNTER_SALT ‖ termId bytes) with COUNTER_SALT = keccak256("COUNTER_SALT").
+ * - decodeAtomData: hex bytes (rindexer sends them without 0x) → UTF-8 text when valid, else null.
+ */
+import { getAddress, keccak256, toUtf8Bytes, concat, getBytes } from "ethers";
+import { InputError } from "../../protocols/errors.ts";
+
+export function ensureHexPrefix(value: string): string {
+  return value.startsWith("0x") || value.startsWith("0X") ? value : "0x" + value;
+}
+
+const HEX_DIGITS = /^[0-9a-fA-F]+$/;
+const DEC_DIGITS = /^[0-9]+$/;
+
+/** Parse a 0x-hex or decimal-digit string as a non-negative safe integer. */
+export function parseLogIndex(value: string | number, what = "log_index"): number {
+  if (typeof value === "number") {
+    if (Number.isSafeInteger(value) && value >= 0) return value;
+    throw new InputError(`${what}: expected a non-negative integer, got ${value}`, { code: "bad_log_index" });
+  }
+  let n: number;
+  if (value.startsWith("0x") && HEX_DIGITS.test(value.slice(2))) n = parseInt(value.slice(2), 16);
+  else if (DEC_DIGITS.test(value)) n = parseInt(value, 10);
+  else throw new InputError(`${what}: expected 0x-hex or decimal digits, got ${JSON.stringify(value)}`, { code: "bad_log_index" });
+  if (!Number.isSafeInteger(n)) throw new InputError(`${what}: ${JSON.stringify(value)} is too large`, { code: "bad_log_index" });
+  return n;
+}
+
+/** `0x`-hex seconds → seconds. */
+export function parseHexTimestamp(value: string, what = "block_timestamp"): number {
+  if (!/^0[xX][0-9a-fA-F]+$/.test(value)) throw new InputError(`${what}: expected 0x-hex seconds, got ${JSON.stringify(value)}`, { code: "bad_timestamp" });
+  const n = parseInt(value.slice(2), 16);
+  if (!Number.isSafeInteger(n)) throw new InputError(`${what}: ${JSON.stringify(value)} is too large`, { code: "bad_timestamp" });
+  return n;
+}
+
+// EIP-55 needs a keccak per address (~25 µs in JS); accounts repeat, so results are memoised
+// (bounded: cleared when full, which only costs recomputation).
+const CHECKSUM_CACHE_LIMIT = 100_000;
+const checksumCache = new Map<string, string>();
+
+/** EIP-55 checksum of a 40-hex-digit address (input case ignored). */
+export function checksumAddress(value: string, what = "address"): string {
+  const hex = value.startsWith("0x") || value.startsWith("0X") ? value.slice(2) : value;
+  if (hex.length !== 40 || !HEX_DIGITS.test(hex)) {
+    throw new InputError(`${what}: expected 40 hex digits, got ${JSON.stringify(value)}`, { code: "bad_address" });
+  }
+  const lower = hex.toLowerCase();
+  let out = checksumCache.get(lower);
+  if (out === undefined) {
+    out = getAddress("0x" + lower);
+    if (checksumCache.size >= CHECKSUM_CACHE_LIMIT) checksumCache.clear();
+    checksumCache.set(lower, out);
+  }
+  return out;
+}
+
+export const COUNTER_SALT = keccak256(toUtf8Bytes("COUNTER_SALT"));
+
+/** The counter (against) term of a triple: keccak256(COUNTER_SALT ‖ termId), lower-case 0x + 64 hex. */
+export function counterTermId(termId: string): string {
+  const hex = termId.startsWith("0x") || termId.startsWith("0X") ? termId.slice(2) : termId;
+  if (hex.length !== 64 || !HEX_DIGITS.test(hex)) throw new InputError(`termId: expected bytes32 (64 hex digits), got ${JSON.stringify(termId)}`, { code: "bad_term_id" });
+  return keccak256(concat([getBytes(COUNTER_SALT), getBytes("0x" + hex)]));
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Bytes of an even-length hex string (0x optional). */
+export function hexToBytes(value: string, what = "bytes"): Uint8Array {
+  const hex = value.startsWith("0x") || value.startsWith("0X") ? value.slice(2) : value;
+  if (hex.length % 2 !== 0 || (hex.length > 0 && !HEX_DIGITS.test(hex))) {
+    throw new InputError(`${what}: expected an even number of hex digits`, { code: "bad_bytes" });
+  }
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+/** UTF-8 text of the bytes, or null when they are not valid UTF-8 or hold a NUL (TEXT cannot). */
+export function decodeAtomData(bytes: Uint8Array): string | null {
+  try {
+    const text = utf8.decode(bytes);
+    return text.includes("\u0000") ? null : text;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * vault-term ingress from rindexer's Redis streams: a RedisStreamReader whose batches go through
+ * the rindexer parser and the vault-term write path (journal + apply + dead letters in one
+ * transaction); the reader acknowledges the entries after that commit. Message ids are
+ * `<stream>/<redisId>` (`-<index>` per array element); dead letters have source `redis:<id>`.
+ */
+import type { Logger } from "pino";
+import type { Db } from "../../db/db.ts";
+import type { DeadLetterSink } from "../../supervisors/actor-kind.ts";
+import type { Clock } from "../../supervisors/clock.ts";
+import { errorMessage } from "../../protocols/errors.ts";
+import { RedisStreamReader, type StreamEntry } from "../ingress/redis-stream-reader.ts";
+import { fieldsToRecord, parseRedisEntry } from "./rindexer-entry.ts";
+import { ingestMessagesInLanes, VAULT_TERM_KIND, type IngestSummary } from "./ingest.ts";
+import type { CircuitBreaker } from "./circuit-breaker.ts";
+import type { VaultTermMetrics } from "./metrics.ts";
+
+export interface VaultTermRedisOptions {
+  db: Db;
+  deadLetters: DeadLetterSink;
+  redisUrl: string;
+  streams: readonly string[];
+  group: string;
+  consumer: string;
+  batchSize: number;
+  batchTimeoutMs: number;
+  claimIdleMs?: number;
+  maxRetries?: number;
+  clock?: Clock;
+  log?: Logger;
+  metrics?: VaultTermMetrics;
+  /** Concurrent transactions per batch, events split by term partition (WORKERS; default 1). */
+  lanes?: number;
+  /** `redis` guards the stream reads, `postgres` the batch commits. */
+  breakers?: { redis?: CircuitBreaker; postgres?: CircuitBreaker };
+  /** Called after each committed batch, before its entries are acknowledged (poke analytics, count metrics). */
+  onCommitted?(summary: IngestSummary): void | Promise<void>;
+}
+
+export function createVaultTermRedisReader(opts: VaultTermRedisOptions): RedisStreamReader {
+  return new RedisStreamReader({
+    redisUrl: opts.redisUrl,
+    streams: opts.streams,
+    group: opts.group,
+    consumer: opts.consumer,
+    batchSize: opts.batchSize,
+    batchTimeoutMs: opts.batchTimeoutMs,
+    claimIdleMs: opts.claimIdleMs,
+    maxRetries: opts.maxRetries,
+    clock: opts.clock,
+    log: opts.log,
+    breakers: { source: opts.breakers?.redis, sink: opts.breakers?.postgres },
+    async handle(batch: StreamEntry[]) {
+      const started = performance.now();
+      const messages = batch.flatMap((e) => parseRedisEntry(`${e.stream}/${e.id}`, e.fields));
+      const summary = await ingestMessagesInLanes(messages, { db: opts.db, deadLetters: opts.deadLetters, sourceOf: (id) => `redis:${id}`, lanes: opts.lanes ?? 1 });
+      opts.metrics?.batch(summary, (performance.now() - started) / 1000);
+      await opts.onCommitted?.(summary);
+    },
+    async poison(entry: StreamEntry, error: unknown) {
+      await opts.deadLetters.record({
+        kind: VAULT_TERM_KIND,
+        entityId: null,
+        source: `redis:${entry.stream}/${entry.id}`,
+        payload: fieldsToRecord(entry.fields),
+        error: errorMessage(error),
+        errorCode: (error as { code?: string }).code ?? "bad_input",
+      });
+      opts.metrics?.batch({ messages: 1, deadLettered: 1 }, 0);
+    },
+  });
+}

@@ -1,0 +1,95 @@
+/**
+ * The triple-analytics actor kind: ONE actor per partition of term ids (entity id `p00`…), fed by
+ * `term-updated` messages ({termIds}) that the vault-term write path sends after each commit.
+ *
+ * Why per partition and not per triple: predicate_object / subject_predicate rows are shared by
+ * many triples (a popular predicate is in thousands), so per-triple actors would each write the
+ * same hot rows in their own transactions; a partition actor coalesces every pending term of its
+ * partition (at most one pending update per term, decision 6) and the runtime's group commit
+ * writes them with one statement per table, deltas summed per key. The number of actors is
+ * bounded (P), and a partition maps onto the host that owns it.
+ *
+ * Durability: the journal of this kind is `term_update_queue`, written in the same transaction
+ * as the term's aggregates. A lost or duplicated message is harmless: recomputation is
+ * idempotent (deltas against the stored triple_term), and an actor catches up from the queue when
+ * it activates (`activate` reads the queued terms of its partition). `save` is the commit: it
+ * recomputes the pending terms' triples, deletes their queue rows unless re-queued meanwhile,
+ * and empties the pending set.
+ */
+import { z } from "zod";
+import type { ActorKind, ActorContext } from "../../supervisors/actor-kind.ts";
+import type { Envelope } from "../../protocols/envelope.ts";
+import type { Queryable } from "../../db/db.ts";
+import { partitionOf, partitionToken, DEFAULT_PARTITIONS } from "../../protocols/partition.ts";
+import { recomputeTriples, settleQueue } from "./triple-analytics.ts";
+
+export const TRIPLE_ANALYTICS_KIND = "vault-term-analytics";
+export const TERM_UPDATED = "term-updated";
+
+export interface TripleAnalyticsState {
+  /** Terms whose triples must be recomputed at the next commit. */
+  pending: Set<string>;
+}
+
+export interface TripleAnalyticsKindOptions {
+  partitions?: number;
+  /** Called after each analytics write with the seconds each queued term waited (analytics lag). */
+  onCommitted?(lagSeconds: number[]): void;
+  /** Longest wait before a group commit of pending analytics (default 200 ms). */
+  commitDelayMs?: number;
+  /** Epoch ms now (default Date.now), compared with the queue rows' created_at. */
+  now?: () => number;
+}
+
+/** Group term ids by the analytics actor (partition token) that owns them. */
+export function analyticsTargets(termIds: Iterable<string>, partitions: number = DEFAULT_PARTITIONS): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const term of termIds) {
+    const target = partitionToken(partitionOf(term, partitions), partitions);
+    let list = out.get(target);
+    if (!list) out.set(target, (list = []));
+    list.push(term);
+  }
+  return out;
+}
+
+export function tripleAnalyticsKind(opts: TripleAnalyticsKindOptions = {}): ActorKind<TripleAnalyticsState> {
+  const partitions = opts.partitions ?? DEFAULT_PARTITIONS;
+  return {
+    kind: TRIPLE_ANALYTICS_KIND,
+    // Analytics are eventual: waiting up to commitDelayMs lets many ingest batches coalesce into
+    // one recomputation per term.
+    options: { commit: { maxBatch: 500, maxDelayMs: opts.commitDelayMs ?? 200 } },
+    messages: { [TERM_UPDATED]: z.object({ termIds: z.array(z.string().min(1)) }) },
+    initial: () => ({ pending: new Set() }),
+    async load(_db: Queryable, ids: readonly string[]) {
+      return new Map(ids.map((id) => [id, { pending: new Set<string>() }]));
+    },
+    async activate(state: TripleAnalyticsState, ctx: ActorContext) {
+      const res = await ctx.db.query<{ term_id: string }>("SELECT term_id FROM term_update_queue WHERE processed_at IS NULL");
+      const mine = res.rows.map((r) => r.term_id).filter((t) => partitionToken(partitionOf(t, partitions), partitions) === ctx.id);
+      if (mine.length === 0) return state;
+      return { pending: new Set([...state.pending, ...mine]) };
+    },
+    handle(state: TripleAnalyticsState, msg: Envelope) {
+      const body = msg.body as { termIds: string[] };
+      return { state: { pending: new Set([...state.pending, ...body.termIds]) } };
+    },
+    async save(tx: Queryable, entries: readonly { entityId: string; state: TripleAnalyticsState }[]) {
+      const terms = [...new Set(entries.flatMap((e) => [...e.state.pending]))].sort();
+      if (terms.length === 0) return;
+      // Queue versions first, vaults after: a term re-queued by a transaction that commits
+      // meanwhile keeps its (newer) queue row and is processed again (settleQueue).
+      const queued = await tx.query<{ term_id: string; version: string }>(
+        "SELECT term_id, version::text AS version FROM term_update_queue WHERE processed_at IS NULL AND term_id = ANY($1::text[])",
+        [terms],
+      );
+      await recomputeTriples(tx, terms);
+      const lag = await settleQueue(tx, queued.rows.map((r) => ({ termId: r.term_id, version: r.version })), (opts.now ?? Date.now)());
+      // Written in this transaction: no longer pending. (A failed commit reloads the actor, and
+      // activate re-reads the queue.)
+      for (const e of entries) e.state.pending.clear();
+      opts.onCommitted?.(lag);
+    },
+  };
+}

@@ -1,0 +1,295 @@
+/**
+ * Triple analytics (decision 6): triple_vault, triple_term, predicate_object, subject_predicate.
+ *
+ * Input: the terms queued in `term_update_queue` (at most one pending row per term, so updates
+ * to one term coalesce). One processing step, in ONE transaction:
+ *   1. read up to `limit` queued (term, version) rows, without locks;
+ *   2. find the triples whose pro or counter term is among them, lock those triples;
+ *   3. read the pro and counter vaults and the old triple_term rows;
+ *   4. compute (pure) triple_vault per curve where the pro OR the counter vault exists (the missing
+ *      side counts 0; decision 4) and triple_term = Σ of the triple's triple_vault rows;
+ *   5. apply the difference new − old triple_term to predicate_object and subject_predicate as
+ *      deltas (a triple seen for the first time adds 1 to triple_count), summed per key, in key
+ *      order, one statement per table;
+ *   6. delete the queue rows whose version did not change meanwhile (settleQueue).
+ * Recomputation is idempotent (deltas against the stored triple_term, under a per-triple lock),
+ * so two workers processing the same term only repeat work.
+ * updated_at is the latest vault updated_at (block time), so replay reproduces it exactly.
+ */
+import type { Db, Queryable } from "../../db/db.ts";
+import { lockIds, LOCK_NAMESPACE } from "./term-locks.ts";
+import { NUMERIC_78_MAX } from "./market-cap.ts";
+
+export interface VaultMetrics {
+  termId: string;
+  curveId: string;
+  totalShares: bigint;
+  totalAssets: bigint;
+  positionCount: bigint;
+  marketCap: bigint;
+  updatedAt: number | null;
+}
+
+export interface TripleRef {
+  termId: string;
+  counterTermId: string;
+  subjectId: string;
+  predicateId: string;
+  objectId: string;
+  updatedAt: number | null;
+}
+
+export interface TripleVaultRow {
+  termId: string;
+  counterTermId: string;
+  curveId: string;
+  totalShares: bigint;
+  totalAssets: bigint;
+  positionCount: bigint;
+  marketCap: bigint;
+  updatedAt: number | null;
+}
+
+export interface TripleTermRow {
+  termId: string;
+  counterTermId: string;
+  totalAssets: bigint;
+  totalMarketCap: bigint;
+  totalPositionCount: bigint;
+  updatedAt: number | null;
+}
+
+export interface PairDelta {
+  a: string;
+  b: string;
+  tripleCount: bigint;
+  positionCount: bigint;
+  marketCap: bigint;
+  updatedAt: number | null;
+}
+
+const maxTs = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
+const cap = (v: bigint) => (v > NUMERIC_78_MAX ? NUMERIC_78_MAX : v);
+
+/** triple_vault rows of one triple: per curve where the pro or the counter vault exists. */
+export function tripleVaultRows(triple: TripleRef, vaultsByTerm: ReadonlyMap<string, ReadonlyMap<string, VaultMetrics>>): TripleVaultRow[] {
+  const pro = vaultsByTerm.get(triple.termId) ?? new Map<string, VaultMetrics>();
+  const counter = vaultsByTerm.get(triple.counterTermId) ?? new Map<string, VaultMetrics>();
+  const curves = [...new Set([...pro.keys(), ...counter.keys()])].sort();
+  return curves.map((curveId) => {
+    const p = pro.get(curveId);
+    const c = counter.get(curveId);
+    return {
+      termId: triple.termId,
+      counterTermId: triple.counterTermId,
+      curveId,
+      totalShares: cap((p?.totalShares ?? 0n) + (c?.totalShares ?? 0n)),
+      totalAssets: cap((p?.totalAssets ?? 0n) + (c?.totalAssets ?? 0n)),
+      positionCount: (p?.positionCount ?? 0n) + (c?.positionCount ?? 0n),
+      marketCap: cap((p?.marketCap ?? 0n) + (c?.marketCap ?? 0n)),
+      updatedAt: maxTs(p?.updatedAt ?? null, c?.updatedAt ?? null),
+    };
+  });
+}
+
+export function tripleTermRow(triple: TripleRef, rows: readonly TripleVaultRow[]): TripleTermRow {
+  let totalAssets = 0n;
+  let totalMarketCap = 0n;
+  let totalPositionCount = 0n;
+  let updatedAt = triple.updatedAt;
+  for (const r of rows) {
+    totalAssets += r.totalAssets;
+    totalMarketCap += r.marketCap;
+    totalPositionCount += r.positionCount;
+    updatedAt = maxTs(updatedAt, r.updatedAt);
+  }
+  return { termId: triple.termId, counterTermId: triple.counterTermId, totalAssets: cap(totalAssets), totalMarketCap: cap(totalMarketCap), totalPositionCount, updatedAt };
+}
+
+/** Add one triple's change (old → new triple_term) to the pair deltas keyed `a|b`. */
+export function addPairDelta(deltas: Map<string, PairDelta>, a: string, b: string, oldRow: TripleTermRow | undefined, next: TripleTermRow): void {
+  const key = `${a}|${b}`;
+  let d = deltas.get(key);
+  if (!d) deltas.set(key, (d = { a, b, tripleCount: 0n, positionCount: 0n, marketCap: 0n, updatedAt: null }));
+  if (!oldRow) d.tripleCount += 1n;
+  d.positionCount += next.totalPositionCount - (oldRow?.totalPositionCount ?? 0n);
+  d.marketCap += next.totalMarketCap - (oldRow?.totalMarketCap ?? 0n);
+  d.updatedAt = maxTs(d.updatedAt, next.updatedAt);
+}
+
+type Row = Record<string, string | null>;
+const tsParam = (v: number | null) => (v === null ? null : String(v));
+const num = (v: string | null) => (v === null ? null : Number(v));
+
+export interface AnalyticsStep {
+  /** Queued terms claimed in this step. */
+  claimed: number;
+  /** Triples recomputed. */
+  triples: number;
+  /** Seconds each claimed term waited in the queue (analytics lag). */
+  lagSeconds: number[];
+}
+
+/** Process up to `limit` queued terms in one transaction. */
+export async function processTripleAnalytics(db: Db, opts: { limit?: number; now?: () => number } = {}): Promise<AnalyticsStep> {
+  const limit = opts.limit ?? 1000;
+  const now = opts.now ?? Date.now;
+  return db.transaction(async (tx) => {
+    const queued = await tx.query<Row>(
+      "SELECT term_id, version::text AS version FROM term_update_queue WHERE processed_at IS NULL ORDER BY id LIMIT $1",
+      [limit],
+    );
+    if (queued.rows.length === 0) return { claimed: 0, triples: 0, lagSeconds: [] };
+    const triples = await recomputeTriples(tx, queued.rows.map((r) => r.term_id!));
+    const lagSeconds = await settleQueue(tx, queued.rows.map((r) => ({ termId: r.term_id!, version: r.version! })), now());
+    return { claimed: queued.rows.length, triples, lagSeconds };
+  });
+}
+
+/**
+ * Delete the queue rows that were read (term, version) before a recomputation, only where the
+ * version is unchanged: a term re-queued meanwhile keeps its row and is processed again. The
+ * queue is read without locks, so ingest never waits for a long analytics transaction.
+ * Returns how long each deleted row waited (seconds).
+ */
+export async function settleQueue(tx: Queryable, read: readonly { termId: string; version: string }[], nowMs: number): Promise<number[]> {
+  if (read.length === 0) return [];
+  const sorted = [...read].sort((a, b) => (a.termId < b.termId ? -1 : a.termId > b.termId ? 1 : 0));
+  const res = await tx.query<Row>(
+    `DELETE FROM term_update_queue q USING unnest($1::text[], $2::bigint[]) AS s(t, v)
+      WHERE q.processed_at IS NULL AND q.term_id = s.t AND q.version = s.v
+     RETURNING (extract(epoch from q.created_at) * 1000)::bigint::text AS queued_ms`,
+    [sorted.map((r) => r.termId), sorted.map((r) => r.version)],
+  );
+  return res.rows.map((r) => Math.max(0, (nowMs - Number(r.queued_ms)) / 1000));
+}
+
+/** Recompute the analytics of every triple whose pro or counter term is in `termIds`. */
+export async function recomputeTriples(tx: Queryable, termIds: readonly string[]): Promise<number> {
+  const found = await tx.query<Row>(
+    `SELECT term_id, counter_term_id, subject_id, predicate_id, object_id, extract(epoch from updated_at)::bigint::text AS updated_at
+       FROM triple WHERE term_id = ANY($1::text[])
+     UNION
+     SELECT term_id, counter_term_id, subject_id, predicate_id, object_id, extract(epoch from updated_at)::bigint::text AS updated_at
+       FROM triple WHERE counter_term_id = ANY($1::text[])
+     ORDER BY term_id`,
+    [[...termIds]],
+  );
+  if (found.rows.length === 0) return 0;
+  const triples: TripleRef[] = found.rows.map((r) => ({
+    termId: r.term_id!,
+    counterTermId: r.counter_term_id!,
+    subjectId: r.subject_id!,
+    predicateId: r.predicate_id!,
+    objectId: r.object_id!,
+    updatedAt: num(r.updated_at),
+  }));
+  await lockIds(tx, LOCK_NAMESPACE.triple, triples.map((t) => t.termId));
+  const vaultTerms = triples.flatMap((t) => [t.termId, t.counterTermId]);
+  const vaults = await tx.query<Row>(
+      `SELECT term_id, curve_id, total_shares::text AS s, total_assets::text AS a, position_count::text AS p, COALESCE(market_cap, 0)::text AS m,
+              extract(epoch from updated_at)::bigint::text AS u
+         FROM vault WHERE term_id = ANY($1::text[])`,
+      [vaultTerms],
+    );
+  const olds = await tx.query<Row>(
+      `SELECT term_id, counter_term_id, total_assets::text AS a, total_market_cap::text AS m, total_position_count::text AS p,
+              extract(epoch from updated_at)::bigint::text AS u
+         FROM triple_term WHERE term_id = ANY($1::text[])`,
+      [triples.map((t) => t.termId)],
+    );
+  const vaultsByTerm = new Map<string, Map<string, VaultMetrics>>();
+  for (const r of vaults.rows) {
+    let m = vaultsByTerm.get(r.term_id!);
+    if (!m) vaultsByTerm.set(r.term_id!, (m = new Map()));
+    m.set(r.curve_id!, { termId: r.term_id!, curveId: r.curve_id!, totalShares: BigInt(r.s!), totalAssets: BigInt(r.a!), positionCount: BigInt(r.p!), marketCap: BigInt(r.m!), updatedAt: num(r.u) });
+  }
+  const oldByKey = new Map<string, TripleTermRow>();
+  for (const r of olds.rows) {
+    oldByKey.set(`${r.term_id}|${r.counter_term_id}`, {
+      termId: r.term_id!,
+      counterTermId: r.counter_term_id!,
+      totalAssets: BigInt(r.a!),
+      totalMarketCap: BigInt(r.m!),
+      totalPositionCount: BigInt(r.p!),
+      updatedAt: num(r.u),
+    });
+  }
+  const tv: TripleVaultRow[] = [];
+  const tt: TripleTermRow[] = [];
+  const po = new Map<string, PairDelta>();
+  const sp = new Map<string, PairDelta>();
+  for (const t of triples) {
+    const rows = tripleVaultRows(t, vaultsByTerm);
+    const next = tripleTermRow(t, rows);
+    const old = oldByKey.get(`${t.termId}|${t.counterTermId}`);
+    tv.push(...rows);
+    tt.push(next);
+    addPairDelta(po, t.predicateId, t.objectId, old, next);
+    addPairDelta(sp, t.subjectId, t.predicateId, old, next);
+  }
+  if (tv.length > 0) {
+    await tx.query(
+      `INSERT INTO triple_vault (term_id, counter_term_id, curve_id, total_shares, total_assets, position_count, market_cap, updated_at)
+       SELECT t, c, cv, s::numeric, a::numeric, p::bigint, m::numeric, to_timestamp(u::double precision)
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) AS r(t, c, cv, s, a, p, m, u)
+        ORDER BY t, c, cv
+       ON CONFLICT (term_id, counter_term_id, curve_id) DO UPDATE SET total_shares = EXCLUDED.total_shares, total_assets = EXCLUDED.total_assets,
+         position_count = EXCLUDED.position_count, market_cap = EXCLUDED.market_cap, updated_at = EXCLUDED.updated_at`,
+      [
+        tv.map((r) => r.termId),
+        tv.map((r) => r.counterTermId),
+        tv.map((r) => r.curveId),
+        tv.map((r) => r.totalShares.toString()),
+        tv.map((r) => r.totalAssets.toString()),
+        tv.map((r) => r.positionCount.toString()),
+        tv.map((r) => r.marketCap.toString()),
+        tv.map((r) => tsParam(r.updatedAt)),
+      ],
+    );
+  }
+  await tx.query(
+    `INSERT INTO triple_term (term_id, counter_term_id, total_assets, total_market_cap, total_position_count, updated_at)
+     SELECT t, c, a::numeric, m::numeric, p::bigint, to_timestamp(u::double precision)
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS r(t, c, a, m, p, u)
+      ORDER BY t, c
+     ON CONFLICT (term_id, counter_term_id) DO UPDATE SET total_assets = EXCLUDED.total_assets, total_market_cap = EXCLUDED.total_market_cap,
+       total_position_count = EXCLUDED.total_position_count, updated_at = EXCLUDED.updated_at`,
+    [
+      tt.map((r) => r.termId),
+      tt.map((r) => r.counterTermId),
+      tt.map((r) => r.totalAssets.toString()),
+      tt.map((r) => r.totalMarketCap.toString()),
+      tt.map((r) => r.totalPositionCount.toString()),
+      tt.map((r) => tsParam(r.updatedAt)),
+    ],
+  );
+  await applyPairDeltas(tx, "predicate_object", "predicate_id", "object_id", po);
+  await applyPairDeltas(tx, "subject_predicate", "subject_id", "predicate_id", sp);
+  return triples.length;
+}
+
+async function applyPairDeltas(tx: Queryable, table: string, colA: string, colB: string, deltas: Map<string, PairDelta>): Promise<void> {
+  // Every touched pair is written, even with zero deltas: updated_at must follow the latest
+  // triple_term time whatever the order of updates (so replay reproduces it).
+  const rows = [...deltas.values()].sort((x, y) => (x.a < y.a ? -1 : x.a > y.a ? 1 : x.b < y.b ? -1 : x.b > y.b ? 1 : 0));
+  if (rows.length === 0) return;
+  await tx.query(
+    `INSERT INTO ${table} AS t (${colA}, ${colB}, triple_count, total_position_count, total_market_cap, updated_at)
+     SELECT a, b, n::bigint, p::bigint, m::numeric, to_timestamp(u::double precision)
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS r(a, b, n, p, m, u)
+      ORDER BY a, b
+     ON CONFLICT (${colA}, ${colB}) DO UPDATE SET triple_count = t.triple_count + EXCLUDED.triple_count,
+       total_position_count = t.total_position_count + EXCLUDED.total_position_count,
+       total_market_cap = t.total_market_cap + EXCLUDED.total_market_cap,
+       updated_at = GREATEST(t.updated_at, EXCLUDED.updated_at)`,
+    [
+      rows.map((r) => r.a),
+      rows.map((r) => r.b),
+      rows.map((r) => r.tripleCount.toString()),
+      rows.map((r) => r.positionCount.toString()),
+      rows.map((r) => r.marketCap.toString()),
+      rows.map((r) => tsParam(r.updatedAt)),
+    ],
+  );
+}

@@ -1,0 +1,114 @@
+/**
+ * Benchmark (not a test): EVENTS rindexer events over ~TERMS terms written to a Redis stream, then
+ * consumed by READERS readers of one consumer group, each batch written over LANES concurrent
+ * transactions split by term partition (journal + term aggregates + analytics queue in
+ * one transaction per batch, XACK after commit) with the triple-analytics partition actors fed by
+ * term-updated messages, until every table is consistent (stream drained, analytics queue empty).
+ * Beside it, the raw ceiling measured in the same run: the same event rows inserted into the
+ * event tables of a fresh database in multi-row batches with ON CONFLICT DO NOTHING over the same
+ * number of connections, no other logic.
+ * Run: `npx tsx test/bench/vault-term.bench.ts [events=200000] [terms=20000] [lanes=4] [batch=2000] [readers=1] [analytics=on|off]`
+ */
+import process from "node:process";
+import { Redis } from "ioredis";
+import pino from "pino";
+import { createTestDatabase } from "../support/databases.ts";
+import { testEnv, uniqueName } from "../support/env.ts";
+import { migrate } from "../../db/migrate.ts";
+import { DeadLetterStore } from "../../db/dead-letter-store.ts";
+import { ActorSystem } from "../../supervisors/actor-system.ts";
+import { generateEvents } from "../../samples/vault-term/generate-events.ts";
+import { createVaultTermRedisReader } from "../../actors/vault-term/redis-ingest.ts";
+import { notifyAnalytics } from "../../actors/vault-term/service.ts";
+import { tripleAnalyticsKind } from "../../actors/vault-term/triple-analytics-kind.ts";
+import { parseRindexerMessage } from "../../actors/vault-term/rindexer-entry.ts";
+import { appendEvents } from "../../actors/vault-term/event-journal.ts";
+import type { VaultEvent } from "../../actors/vault-term/events.ts";
+
+const EVENTS = Number(process.argv[2] ?? 200_000);
+const TERMS = Number(process.argv[3] ?? 20_000);
+const LANES = Number(process.argv[4] ?? 4);
+const READERS = Number(process.argv[6] ?? 1);
+/** `off` measures ingest alone (the analytics queue is cleared at the end instead of processed). */
+const ANALYTICS = (process.argv[7] ?? "on") !== "off";
+const BATCH = Number(process.argv[5] ?? 2000);
+const say = (line: string) => process.stderr.write(line + "\n");
+
+const atoms = Math.round(TERMS * 0.4);
+const triples = Math.round(TERMS * 0.3);
+const started = performance.now();
+const messages = generateEvents({ seed: 42, atoms, triples, accounts: Math.max(50, Math.round(TERMS / 10)), events: EVENTS - atoms - triples });
+say(`generated ${messages.length} events over ${atoms + 2 * triples} terms in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+
+const redis = new Redis(testEnv.redisUrl);
+const stream = uniqueName("strata_bench_rindexer");
+const live = await createTestDatabase();
+const raw = await createTestDatabase();
+const log = pino({ level: "silent" });
+const percentile = (sorted: number[], p: number) => (sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]);
+try {
+  await migrate(live.db);
+  await migrate(raw.db);
+  for (let i = 0; i < messages.length; i += 1000) {
+    const pipe = redis.pipeline();
+    for (const m of messages.slice(i, i + 1000)) pipe.xadd(stream, "*", "event_data", JSON.stringify(m));
+    await pipe.exec();
+  }
+  say(`stream ${stream} written`);
+
+  // Strata end to end.
+  const deadLetters = new DeadLetterStore(live.db, { log });
+  const system = new ActorSystem({ db: live.db, log, deadLetters });
+  const lags: number[] = [];
+  system.register(tripleAnalyticsKind({ onCommitted: (l) => lags.push(...l) }));
+  await system.start();
+  const group = uniqueName("g");
+  const readers = Array.from({ length: READERS }, (_, i) =>
+    createVaultTermRedisReader({
+      db: live.db, deadLetters, redisUrl: testEnv.redisUrl, streams: [stream], group, consumer: `reader-${i}`, batchSize: BATCH, batchTimeoutMs: 50, log, lanes: LANES,
+      onCommitted: (s) => (ANALYTICS ? notifyAnalytics(system, s.analyticsTerms) : undefined),
+    }),
+  );
+  const t0 = performance.now();
+  await Promise.all(readers.map((r) => r.drain()));
+  await system.whenIdle();
+  if (!ANALYTICS) await live.db.query("DELETE FROM term_update_queue");
+  const queued = await live.db.query<{ n: string }>("SELECT count(*)::text AS n FROM term_update_queue");
+  const seconds = (performance.now() - t0) / 1000;
+  const counted = await live.db.query<{ n: string }>(
+    `SELECT ((SELECT count(*) FROM deposited_events) + (SELECT count(*) FROM redeemed_events) + (SELECT count(*) FROM share_price_changed_events)
+           + (SELECT count(*) FROM atom_created_events) + (SELECT count(*) FROM triple_created_events))::text AS n`,
+  );
+  if (Number(counted.rows[0].n) !== messages.length || queued.rows[0].n !== "0") throw new Error(`inconsistent: ${counted.rows[0].n} events, ${queued.rows[0].n} queued`);
+  for (const r of readers) await r.stop();
+  await system.stop();
+  const endToEnd = messages.length / seconds;
+  lags.sort((a, b) => a - b);
+
+  // Raw ceiling: the same rows, multi-row ON CONFLICT DO NOTHING, LANES connections.
+  const events: VaultEvent[] = messages.flatMap((m, i) => parseRindexerMessage(String(i), m)).flatMap((p) => (p.ok ? [p.event] : []));
+  const batches: VaultEvent[][] = [];
+  for (let i = 0; i < events.length; i += BATCH) batches.push(events.slice(i, i + BATCH));
+  const t1 = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: LANES }, async () => {
+      while (next < batches.length) {
+        const batch = batches[next++];
+        await raw.db.transaction((tx) => appendEvents(tx, batch));
+      }
+    }),
+  );
+  const rawRate = events.length / ((performance.now() - t1) / 1000);
+
+  process.stdout.write(`vault_term.end_to_end: ${endToEnd.toFixed(0)} events/s\n`);
+  process.stdout.write(`vault_term.analytics_lag_p50: ${(percentile(lags, 50) * 1000).toFixed(0)} ms\n`);
+  process.stdout.write(`vault_term.analytics_lag_p99: ${(percentile(lags, 99) * 1000).toFixed(0)} ms\n`);
+  process.stdout.write(`vault_term.raw_insert_ceiling: ${rawRate.toFixed(0)} events/s\n`);
+  process.stdout.write(`vault_term.end_to_end.ratio: ${(endToEnd / rawRate).toFixed(2)} x\n`);
+} finally {
+  await redis.del(stream).catch(() => {});
+  await redis.quit();
+  await live.drop();
+  await raw.drop();
+}
