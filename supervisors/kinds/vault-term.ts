@@ -1,0 +1,134 @@
+/**
+ * The vault-term kind on a host (actors/vault-term/mod.ts `startVaultTerm`):
+ *  - registers the `vault-term-analytics` actor kind (one actor per term partition; the term
+ *    aggregates themselves are written by the ingest transaction, decision 1 of the kind);
+ *  - services mode (REDIS_URL): the Redis stream reader on REDIS_STREAMS / CONSUMER_GROUP,
+ *    probed with PING in `/health`;
+ *  - embedded mode (no REDIS_URL): the bundled sample file `samples/vault-term/events.jsonl`
+ *    (or VAULT_TERM_SAMPLE_FILE) imported through the same parser, journal and actors, in the
+ *    background after start (re-importing on a later start changes nothing: the journal dedupes);
+ *  - the periodic analytics sweep of `startVaultTerm`.
+ */
+import { access } from "node:fs/promises";
+import { BUNDLED_SAMPLE, importVaultTermFile, startVaultTerm, TRIPLE_ANALYTICS_KIND, vaultTermConfig } from "../../actors/vault-term/mod.ts";
+import type { ImportSummary } from "../../actors/vault-term/mod.ts";
+import { maskUrlPassword } from "../../config/fields.ts";
+import { progressCheck } from "../../admin/readiness.ts";
+import type { ReadinessCheck } from "../../admin/source.ts";
+import { redisProbe } from "../dependency-health.ts";
+import type { DependencyProbe } from "../dependency-health.ts";
+import type { HostContext, KindModule, RunningKind } from "../kind-module.ts";
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const vaultTermModule: KindModule = {
+  kind: "vault-term",
+  version: "0.1.0",
+  description: "Intuition vault terms: rindexer Redis streams → journal → term aggregates and triple analytics",
+
+  async register(host: HostContext): Promise<RunningKind> {
+    const { config, db, system, deadLetters, clock } = host;
+    const log = host.log.child({ kind: "vault-term" });
+    const settings = config.section(vaultTermConfig);
+    const component = await startVaultTerm({
+      db,
+      deadLetters,
+      system,
+      config: settings,
+      redisUrl: config.redisUrl,
+      registry: host.metrics.registry,
+      partitions: config.partitions,
+      clock,
+      log,
+      importSample: false,
+    });
+    const probes: DependencyProbe[] = [];
+    const started = clock.now();
+    let summary: string;
+    let sample: { file: string; done: boolean; result: ImportSummary | null; error: string | null; promise: Promise<void> } | null = null;
+
+    if (config.redisUrl) {
+      const url = maskUrlPassword(config.redisUrl);
+      probes.push(redisProbe(config.redisUrl, `redis ${url}`));
+      summary = `vault-term: reading Redis streams ${settings.redisStreams.join(",")} at ${url} (group ${settings.consumerGroup})`;
+    } else {
+      const file = settings.sampleFile ?? BUNDLED_SAMPLE;
+      if (await exists(file)) {
+        const s = { file, done: false, result: null as ImportSummary | null, error: null as string | null, promise: Promise.resolve() };
+        s.promise = importVaultTermFile(file, { db, deadLetters, system, partitions: config.partitions }).then(
+          (result) => {
+            s.result = result;
+            s.done = true;
+            log.info({ ...result, file }, "vault-term: embedded sample events imported");
+          },
+          (err: unknown) => {
+            s.error = err instanceof Error ? err.message : String(err);
+            s.done = true;
+            log.error({ err, file }, "vault-term: embedded sample import failed");
+          },
+        );
+        sample = s;
+        summary = `vault-term: embedded, no REDIS_URL: importing sample events from ${file}`;
+      } else {
+        summary = `vault-term: embedded, no REDIS_URL and no sample file at ${file}: no ingress`;
+      }
+    }
+
+    const ready = (): ReadinessCheck[] => {
+      const now = clock.now();
+      if (component.reader) {
+        const st = component.reader.stats;
+        const breaker = component.breakers.redis.state;
+        return [
+          progressCheck({
+            name: "ingress:vault-term-redis",
+            lastProgressAt: st.lastBatchAt,
+            backlog: st.lastError ? 1 : 0,
+            expectedWithinMs: Math.max(60_000, settings.batchTimeoutMs * 4),
+            now,
+            down: breaker === "open" ? `redis circuit open${st.lastError ? `: ${st.lastError}` : ""}` : undefined,
+          }),
+        ];
+      }
+      if (sample) {
+        return [
+          progressCheck({
+            name: "ingress:vault-term-sample",
+            lastProgressAt: sample.done ? now : started,
+            backlog: sample.done ? 0 : 1,
+            expectedWithinMs: 10 * 60_000,
+            now,
+            down: sample.error ? `sample import failed: ${sample.error}` : undefined,
+          }),
+        ];
+      }
+      return [];
+    };
+
+    return {
+      actorKinds: [TRIPLE_ANALYTICS_KIND],
+      summary,
+      probes,
+      ready,
+      async lag() {
+        const res = await db.query<{ n: string }>("SELECT count(*)::text AS n FROM term_update_queue WHERE processed_at IS NULL");
+        return Number(res.rows[0]?.n ?? 0);
+      },
+      async stopIngress() {
+        // The reader stops before the system: no batch is left half acknowledged.
+        await component.stop();
+        if (sample) await sample.promise;
+      },
+      async stop() {
+        for (const p of probes) await p.close?.();
+      },
+    };
+  },
+};

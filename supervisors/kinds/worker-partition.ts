@@ -1,0 +1,119 @@
+/**
+ * The worker-partition kind on a host (actors/worker-partition/wire.ts, actors/ingress/s3-sensor.ts):
+ *  - registers the `worker-partition` actor kind (one actor per active `node_type|region`);
+ *  - services mode (S3_ENDPOINT): the S3 sensor polls S3_BUCKET every S3_SENSOR_INTERVAL_SECONDS;
+ *  - embedded mode (no S3_ENDPOINT): the host's embedded s3rver is started, the bundled sample
+ *    files (`samples/worker-partition/{region}/{node_type}/*.json`) are uploaded into S3_BUCKET,
+ *    and the same sensor runs against it;
+ *  - `/health` lists `s3` (ListBuckets); `/ready` lists `ingress:worker-partition-s3`;
+ *  - payments (supervisors/kinds/payments.ts) run beside it.
+ * Ingest never pays: the sensor only journals and lets the partition actors catch up.
+ */
+import { access } from "node:fs/promises";
+import type { S3Client } from "@aws-sdk/client-s3";
+import { workerPartitionSettings } from "../../actors/worker-partition/config.ts";
+import type { WorkerPartitionConfig } from "../../actors/worker-partition/config.ts";
+import { registerWorkerPartition, createWorkerPartitionSensor } from "../../actors/worker-partition/wire.ts";
+import { WORKER_PARTITION_KIND } from "../../actors/worker-partition/journal.ts";
+import { PARTITIONS } from "../../actors/worker-partition/partitions.ts";
+import { createS3Client } from "../../actors/ingress/s3-client.ts";
+import { cursorSource } from "../../actors/ingress/s3-sensor.ts";
+import { ensureBucket, SAMPLES_DIR, uploadSampleEvents } from "../../actors/ingress/s3-upload-samples.ts";
+import { paymentsConfig } from "../../actors/worker-partition/payments/config.ts";
+import { maskUrlPassword } from "../../config/fields.ts";
+import type { ReadinessCheck } from "../../admin/source.ts";
+import { s3Probe } from "../dependency-health.ts";
+import type { DependencyProbe } from "../dependency-health.ts";
+import type { HostContext, KindModule, RunningKind } from "../kind-module.ts";
+import { startPayments } from "./payments.ts";
+import type { RunningPayments } from "./payments.ts";
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const workerPartitionModule: KindModule = {
+  kind: "worker-partition",
+  version: "0.1.0",
+  description: "OpenPool worker partitions: S3 event files → journal → fees, connections, performance; WAL-backed payments",
+
+  async register(host: HostContext): Promise<RunningKind> {
+    const { config, db, system, deadLetters, clock } = host;
+    const log = host.log.child({ kind: "worker-partition" });
+    let settings: WorkerPartitionConfig = workerPartitionSettings(config);
+    let summary: string;
+    let uploaded = 0;
+    if (config.s3Endpoint) {
+      summary = `worker-partition: S3 sensor on ${maskUrlPassword(config.s3Endpoint)} bucket ${settings.s3.bucket} every ${settings.sensorIntervalMs / 1000} s`;
+    } else {
+      const s3 = await host.embedded.s3();
+      settings = { ...settings, s3: { ...settings.s3, endpoint: s3.endpoint, region: s3.region, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } };
+      summary = `worker-partition: embedded, no S3_ENDPOINT: S3 sensor on the embedded s3rver ${s3.endpoint} bucket ${settings.s3.bucket}`;
+    }
+    const client: S3Client = createS3Client(settings.s3);
+    if (!config.s3Endpoint) {
+      await ensureBucket(client, settings.s3.bucket);
+      await ensureBucket(client, settings.s3.metricsBucket);
+      if (settings.s3.archiveBucket) await ensureBucket(client, settings.s3.archiveBucket);
+      if (await exists(SAMPLES_DIR)) {
+        uploaded = (await uploadSampleEvents(client, settings.s3.bucket)).length;
+        summary += `, ${uploaded} bundled sample files uploaded`;
+      } else {
+        summary += ", no bundled samples (samples/worker-partition/ missing)";
+      }
+    }
+
+    registerWorkerPartition(system, settings, { paymentThresholdWei: config.section(paymentsConfig).paymentThresholdWei });
+    const sensor = createWorkerPartitionSensor({ system, db, deadLetters, clock, log, s3: client }, settings);
+    sensor.start();
+
+    const probes: DependencyProbe[] = [
+      s3Probe(settings.s3 as { endpoint: string; region: string; accessKeyId?: string; secretAccessKey?: string }, config.s3Endpoint ? `s3 ${maskUrlPassword(config.s3Endpoint)}` : `embedded s3rver ${settings.s3.endpoint}`),
+    ];
+
+    let payments: RunningPayments | null = null;
+    try {
+      payments = await startPayments(host, PARTITIONS.map((p) => p.id));
+    } catch (err) {
+      // Payments are a deliberate, separate path: a host whose payments cannot start still ingests.
+      log.error({ err }, "payments: not started");
+    }
+    if (payments) probes.push(...payments.probes);
+
+    const ready = (): ReadinessCheck[] => {
+      const failing = [...sensor.failures.entries()].filter(([, n]) => n > 0);
+      const polled = sensor.lastBatch.size;
+      const check: ReadinessCheck =
+        failing.length > 0
+          ? { name: "ingress:worker-partition-s3", ready: false, lastProgressAt: null, backlog: failing.length, detail: `S3 polls failing for ${failing.map(([p, n]) => `${p} (${n}×)`).join(", ")}` }
+          : { name: "ingress:worker-partition-s3", ready: true, lastProgressAt: null, backlog: 0, detail: `polling; ${polled} partition(s) have ingested a batch` };
+      return [check, ...(payments ? payments.ready() : [])];
+    };
+
+    return {
+      actorKinds: [WORKER_PARTITION_KIND],
+      summary: payments ? `${summary}; ${payments.summary}` : summary,
+      probes,
+      ready,
+      // Files claimed but not yet confirmed (a batch in flight or failed, to be retried).
+      async lag() {
+        const sources = PARTITIONS.map((p) => cursorSource(settings.s3.bucket, p));
+        const res = await db.query<{ n: string }>("SELECT count(*)::text AS n FROM strata_source_cursor WHERE state = 'pending' AND source = ANY($1::text[])", [sources]);
+        return Number(res.rows[0]?.n ?? 0);
+      },
+      async stopIngress() {
+        await sensor.stop();
+        await payments?.stop();
+      },
+      async stop() {
+        client.destroy();
+        for (const p of probes) await p.close?.();
+      },
+    };
+  },
+};
