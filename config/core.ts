@@ -1,24 +1,27 @@
 /**
  * The core config section: the keys every Strata host reads (DESIGN.md, Modes).
  * An unset service URL selects the embedded part (PGlite, in-process transport, local s3rver,
- * chdb, anvil).
+ * anvil). The operator and network kinds (ClickHouse/chdb) are named here but not built yet:
+ * a host asked to run them says so and runs the others.
  */
 import { field } from "./fields.ts";
 import { defineSection } from "./section.ts";
 
 export const ALL_KINDS = ["operator", "network", "worker-partition", "vault-term"] as const;
+/** The kinds this build implements: the default of STRATA_KINDS. */
+export const BUILT_KINDS = ["worker-partition", "vault-term"] as const;
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 export const coreConfig = defineSection("core", {
-  dataDir: field.string("STRATA_DATA_DIR", { default: "./data", description: "Folder for embedded data (PGlite, s3rver, chdb)." }),
+  dataDir: field.string("STRATA_DATA_DIR", { default: "./data", description: "Folder for embedded data (PGlite, s3rver, anvil)." }),
   databaseUrl: field.url("DATABASE_URL", ["postgres:", "postgresql:"], { description: "PostgreSQL server; unset = embedded PGlite under STRATA_DATA_DIR." }),
   natsUrl: field.url("NATS_URL", ["nats:", "tls:", "ws:", "wss:"], { description: "NATS server; unset = in-process transport." }),
   redisUrl: field.url("REDIS_URL", ["redis:", "rediss:"], { description: "Redis with the rindexer streams (vault-term ingress); unset = embedded sample events." }),
   s3Endpoint: field.url("S3_ENDPOINT", ["http:", "https:"], { description: "S3-compatible endpoint (worker-partition ingress); unset = local s3rver." }),
-  clickhouseUrl: field.url("CLICKHOUSE_URL", ["http:", "https:"], { description: "ClickHouse HTTP endpoint (network kind); unset = in-process chdb." }),
+  clickhouseUrl: field.url("CLICKHOUSE_URL", ["http:", "https:"], { description: "ClickHouse HTTP endpoint for the network kind (not built yet)." }),
   ethRpcEndpoint: field.url("ETH_RPC_ENDPOINT", ["http:", "https:", "ws:", "wss:"], { description: "Ethereum RPC for payments; unset = local anvil dev chain." }),
   partitions: field.positiveInt("STRATA_PARTITIONS", { default: 16, description: "Number of partitions P entity ids hash into (same on every host)." }),
-  kinds: field.list("STRATA_KINDS", { default: ALL_KINDS, values: ALL_KINDS, description: "Entity kinds this host runs." }),
+  kinds: field.list("STRATA_KINDS", { default: BUILT_KINDS, values: ALL_KINDS, description: "Entity kinds this host runs." }),
   adminHost: field.string("ADMIN_HOST", { default: "127.0.0.1", description: "Admin HTTP bind address; a non-loopback address needs ADMIN_TOKEN." }),
   adminPort: field.port("ADMIN_PORT", { default: 8080, description: "Admin HTTP port (0 = any free port)." }),
   adminToken: field.string("ADMIN_TOKEN", { secret: true, description: "Bearer token for mutating admin routes." }),

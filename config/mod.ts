@@ -3,7 +3,7 @@ export { ConfigError, FieldParseError, field, maskUrlPassword } from "./fields.t
 export type { Field, FieldValue } from "./fields.ts";
 export { defineSection, loadSection } from "./section.ts";
 export type { SectionSpec, SectionValues, ValueSource, Fields } from "./section.ts";
-export { coreConfig, ALL_KINDS, LOG_LEVELS } from "./core.ts";
+export { coreConfig, ALL_KINDS, BUILT_KINDS, LOG_LEVELS } from "./core.ts";
 export { vaultTermConfig, workerPartitionConfig, paymentsConfig, operatorConfig, DOMAIN_SECTIONS } from "./domain-sections.ts";
 export { loadConfig, configSections, knownConfigKeys, secretConfigKeys } from "./load-config.ts";
 export type { StrataConfig, CoreConfig, ConfigEntry, LoadConfigOptions } from "./load-config.ts";

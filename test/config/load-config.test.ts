@@ -23,7 +23,7 @@ test("config - defaults when nothing is set", () => {
   assert.is(c.adminToken, undefined);
   assert.is(c.databaseUrl, undefined);
   assert.is(c.logLevel, "info");
-  assert.equal([...c.kinds], ["operator", "network", "worker-partition", "vault-term"]);
+  assert.equal([...c.kinds], ["worker-partition", "vault-term"]);
   assert.ok(Object.isFrozen(c));
 });
 
