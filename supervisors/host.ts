@@ -248,7 +248,7 @@ export async function startHost(config: StrataConfig, opts: HostOptions = {}): P
         return out;
       },
     });
-    admin = await startAdminServer({ host: config.adminHost, port: config.adminPort, token: config.adminToken, source, log });
+    admin = await startAdminServer({ host: config.adminHost, port: config.adminPort, token: config.adminToken, source, log, routes: running.flatMap((r) => r.kind.routes ?? []) });
     log.info({ part: "admin", url: admin.url, kinds: running.map((r) => r.module.kind) }, `strata host ready: admin at ${admin.url}`);
 
     return {

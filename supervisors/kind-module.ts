@@ -6,6 +6,7 @@
  * `strata-<kind>` micro service. Modules live in supervisors/kinds/; they read no environment
  * (everything comes through HostContext.config).
  */
+import type { Route } from "../admin/router.ts";
 import type { Logger } from "pino";
 import type { StrataConfig } from "../config/load-config.ts";
 import type { Db } from "../db/db.ts";
@@ -55,6 +56,8 @@ export interface RunningKind {
   lag?(): number | Promise<number>;
   /** Extra micro-service endpoints of the kind. */
   readonly endpoints?: readonly KindEndpoint[];
+  /** Extra admin HTTP routes of the kind (payments: list, audit, trigger, resolve). */
+  readonly routes?: readonly Route[];
   /** Stop ingress first (no new work), then whatever else the module runs. Actors are the host's. */
   stopIngress(): Promise<void>;
   /** Release the rest (after the actor system has stopped). */

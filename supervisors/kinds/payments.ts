@@ -16,10 +16,13 @@ import { paymentsConfig, paymentSettingsFrom } from "../../actors/worker-partiti
 import { createRpcClient } from "../../actors/worker-partition/payments/rpc-client.ts";
 import { loadPayerWallet } from "../../actors/worker-partition/payments/keys.ts";
 import { runPayments } from "../../actors/worker-partition/payments/payment-run.ts";
+import type { PaymentRunReport } from "../../actors/worker-partition/payments/payment-run.ts";
 import { PaymentScheduler } from "../../actors/worker-partition/payments/payment-schedule.ts";
 
 export interface RunningPayments {
   readonly summary: string;
+  /** One run now, on a person's request (admin route). The lease keeps it to one run per partition. */
+  trigger(partitionId: string): Promise<PaymentRunReport>;
   readonly probes: readonly DependencyProbe[];
   ready(): ReadinessCheck[];
   stop(): Promise<void>;
@@ -55,6 +58,12 @@ export async function startPayments(host: HostContext, partitions: readonly stri
   const settings = { ...paymentSettingsFrom(values), chainId: String(chainId) };
   const owner = host.hostId;
   const lastRun = new Map<string, string>();
+  const run = async (partitionId: string, trigger: "schedule" | "admin"): Promise<PaymentRunReport> => {
+    const report = await runPayments({ db, rpc, wallet, clock, log, settings, owner, leaseTtlMs: values.leaseTtlSeconds * 1000 }, partitionId, { trigger });
+    lastRun.set(partitionId, report.outcome);
+    log.info({ partition: partitionId, outcome: report.outcome, trigger }, `payments: ${trigger} run finished`);
+    return report;
+  };
   const scheduler = new PaymentScheduler({
     db,
     clock,
@@ -62,17 +71,13 @@ export async function startPayments(host: HostContext, partitions: readonly stri
     owner,
     intervalMs: values.paymentSensorIntervalSeconds * 1000,
     partitions,
-    async trigger(partitionId) {
-      const report = await runPayments({ db, rpc, wallet, clock, log, settings, owner, leaseTtlMs: values.leaseTtlSeconds * 1000 }, partitionId, { trigger: "schedule" });
-      lastRun.set(partitionId, report.outcome);
-      log.info({ partition: partitionId, outcome: report.outcome }, "payments: scheduled run finished");
-      return report;
-    },
+    trigger: (partitionId) => run(partitionId, "schedule"),
   });
   scheduler.start();
   const summary = `payments: schedule every ${values.paymentSensorIntervalSeconds} s on ${label} (chain ${chainId}, payer ${wallet.address})`;
   return {
     summary,
+    trigger: (partitionId) => run(partitionId, "admin"),
     probes: [ethProbe(url, label, chainId)],
     ready: () => [{ name: "ingress:payments-schedule", ready: true, lastProgressAt: null, backlog: 0, detail: lastRun.size === 0 ? "scheduled, no run yet" : [...lastRun].map(([p, o]) => `${p}: ${o}`).join(", ") }],
     stop: () => scheduler.stop(),

@@ -26,6 +26,7 @@ import { s3Probe } from "../dependency-health.ts";
 import type { DependencyProbe } from "../dependency-health.ts";
 import type { HostContext, KindModule, RunningKind } from "../kind-module.ts";
 import { startPayments } from "./payments.ts";
+import { paymentsRoutes } from "../../admin/payments-routes.ts";
 import type { RunningPayments } from "./payments.ts";
 
 async function exists(path: string): Promise<boolean> {
@@ -97,6 +98,8 @@ export const workerPartitionModule: KindModule = {
 
     return {
       actorKinds: [WORKER_PARTITION_KIND],
+      // Payments admin routes; without running payments the trigger answers 503.
+      routes: paymentsRoutes({ db, trigger: payments ? (p) => payments!.trigger(p) : undefined }),
       summary: payments ? `${summary}; ${payments.summary}` : summary,
       probes,
       ready,

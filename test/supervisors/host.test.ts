@@ -53,7 +53,8 @@ async function refused(url: string): Promise<boolean> {
 test("host - embedded mode: every dependency healthy, kinds listed, ready answers, stop releases everything", async () => {
   const dataDir = await mkdtemp(join(tmpdir(), "strata-host-"));
   const { log, lines } = collectingLogger();
-  const config = loadConfig({ STRATA_DATA_DIR: dataDir, ADMIN_PORT: "0", LOG_LEVEL: "info" }, { sections: KIND_SECTIONS });
+  // All four kinds named: the two not built yet are skipped with a log line.
+  const config = loadConfig({ STRATA_DATA_DIR: dataDir, ADMIN_PORT: "0", LOG_LEVEL: "info", STRATA_KINDS: "operator,network,worker-partition,vault-term" }, { sections: KIND_SECTIONS });
   const host = await startHost(config, { log });
   let stopped = false;
   try {
@@ -103,6 +104,16 @@ test("host - embedded mode: every dependency healthy, kinds listed, ready answer
     assert.ok(msgs.includes("kind network: no kind module in this build, skipped"));
     assert.ok(msgs.some((m) => m.startsWith("worker-partition: embedded, no S3_ENDPOINT") && m.includes("15 bundled sample files uploaded")));
     assert.ok(msgs.some((m) => m.startsWith("vault-term: embedded, no REDIS_URL: importing sample events")));
+
+    // Payments admin routes are served by the host: a run triggered now pays on the dev chain
+    // (or finds nothing due yet), and the list shows every active partition.
+    const listed = await getJson(`${host.adminUrl}/payments`);
+    assert.is(listed.status, 200, JSON.stringify(listed.body));
+    assert.is((listed.body.partitions as unknown[]).length, 5);
+    const triggered = await fetch(`${host.adminUrl}/payments/${encodeURIComponent("ai|us-central")}/trigger`, { method: "POST" });
+    const report = (await triggered.json()) as { outcome?: string };
+    assert.ok(triggered.status === 200 || triggered.status === 409, `trigger answered ${triggered.status}: ${JSON.stringify(report)}`);
+    assert.ok(["done", "busy", "stopped", "halted"].includes(String(report.outcome)), JSON.stringify(report));
 
     const s3Endpoint = /embedded s3rver (http:\/\/127\.0\.0\.1:\d+)/.exec(deps[2].detail)![1];
     const anvilUrl = /(http:\/\/127\.0\.0\.1:\d+)/.exec(deps[3].detail)![1];
