@@ -13,8 +13,11 @@ import { configCommand } from "./commands/config.ts";
 import { migrateCommand } from "./commands/migrate.ts";
 import { startCommand } from "./commands/start.ts";
 import { statusCommand } from "./commands/status.ts";
+import { importCommand } from "./commands/import.ts";
+import { replayCommand } from "./commands/replay.ts";
+import { paymentsCommand } from "./commands/payments.ts";
 
-export const COMMANDS: readonly Command[] = [startCommand, migrateCommand, statusCommand, configCommand];
+export const COMMANDS: readonly Command[] = [startCommand, migrateCommand, statusCommand, importCommand, replayCommand, paymentsCommand, configCommand];
 
 function help(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

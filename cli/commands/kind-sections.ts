@@ -5,6 +5,7 @@
  */
 import type { SectionSpec } from "../../config/section.ts";
 import { vaultTermConfig } from "../../actors/vault-term/config.ts";
+import { workerPartitionSection } from "../../actors/worker-partition/config.ts";
 import { paymentsConfig } from "../../actors/worker-partition/payments/config.ts";
 
-export const KIND_SECTIONS: readonly SectionSpec[] = [vaultTermConfig, paymentsConfig];
+export const KIND_SECTIONS: readonly SectionSpec[] = [vaultTermConfig, workerPartitionSection, paymentsConfig];

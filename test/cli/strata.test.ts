@@ -76,7 +76,7 @@ test("strata - a bad argument exits 2 with one line naming it", async () => {
   assert.is(res.stderr, "strata migrate: Unknown option '--bogus'\n");
   const unknown = await strata(["frobnicate"]);
   assert.is(unknown.code, 2);
-  assert.is(unknown.stderr, 'strata: unknown command "frobnicate" (commands: start, migrate, status, config)\n');
+  assert.is(unknown.stderr, 'strata: unknown command "frobnicate" (commands: start, migrate, status, import, replay, payments, config)\n');
 });
 
 test("strata - a bad configuration value exits 1 naming the key", async () => {
