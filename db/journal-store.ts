@@ -8,10 +8,13 @@
  *   locks the partition's head row (`strata_journal_head`) until the caller's transaction ends,
  *   so a later append to that partition waits, and takes its seqs after the earlier commit.
  *   An actor that has applied up to seq N therefore never misses a seq < N committed later.
- *   Two statements per batch whatever its size (lock the heads; insert through `unnest`).
+ *   Two statements per batch whatever its size (lock the heads; insert through `unnest`, the
+ *   payloads as ONE jsonb array parameter: no per-element array escaping in the client).
  *   Run it in a READ COMMITTED transaction (the default): the insert's snapshot must start
  *   after the head lock is granted.
- * readJournal — entries after a seq, in seq order.
+ * appendToJournalCounted — the same append, returning only counts and the seq range per
+ *   partition (no rows read back: the hot path of ingest).
+ * readJournal — entries after a seq, in seq order; readJournalPayloads — only (seq, payload).
  */
 import { InputError, RetryableError } from "../protocols/errors.ts";
 import type { Queryable } from "./db.ts";
@@ -53,6 +56,16 @@ export interface AppendResult {
   duplicates: number;
 }
 
+/** What appendToJournalCounted returns: counts and seq ranges, no rows. */
+export interface AppendSummary {
+  /** Events inserted. */
+  inserted: number;
+  /** Events skipped because their natural key was already journaled or repeated in the batch. */
+  duplicates: number;
+  /** Per partition touched by an insert (ascending): the seqs handed out, `firstSeq..lastSeq` (gapless). */
+  partitions: { partition: number; firstSeq: number; lastSeq: number; count: number }[];
+}
+
 interface JournalRow {
   kind: string;
   partition: number;
@@ -77,9 +90,9 @@ ON CONFLICT (kind, partition) DO UPDATE SET last_seq = strata_journal_head.last_
 // partition in input order, the heads advance by the count, and the rows are inserted with
 // head + n. No ON CONFLICT: a skipped row would leave a gap, so a natural key that a concurrent
 // transaction journaled under another partition fails the statement (unique violation → retry).
-const APPEND = `
+const INPUT_AND_NUMBERING = `
 WITH input AS (
-  SELECT * FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::text[])
+  SELECT * FROM ROWS FROM (unnest($2::int[]), unnest($3::text[]), unnest($4::text[]), unnest($5::text[]), jsonb_array_elements($6::jsonb), unnest($7::bigint[]), unnest($8::text[]))
     WITH ORDINALITY AS t(partition, entity_id, natural_key, event_type, payload, block_number, block_hash, ord)
 ),
 fresh AS (
@@ -99,37 +112,89 @@ heads AS (
   FROM counts c
   WHERE h.kind = $1 AND h.partition = c.partition
   RETURNING h.partition, h.last_seq - c.added AS base
-)
+)`;
+
+const INSERT_NUMBERED = `
 INSERT INTO strata_journal (kind, partition, seq, entity_id, natural_key, event_type, payload, block_number, block_hash)
-SELECT $1::text, nb.partition, hd.base + nb.n, nb.entity_id, nb.natural_key, nb.event_type, nb.payload::jsonb, nb.block_number, nb.block_hash
+SELECT $1::text, nb.partition, hd.base + nb.n, nb.entity_id, nb.natural_key, nb.event_type, nb.payload, nb.block_number, nb.block_hash
 FROM numbered nb JOIN heads hd ON hd.partition = nb.partition
-ORDER BY nb.partition, nb.n
+ORDER BY nb.partition, nb.n`;
+
+const APPEND = `${INPUT_AND_NUMBERING}
+${INSERT_NUMBERED}
 RETURNING ${COLUMNS}`;
+
+const APPEND_COUNTED = `${INPUT_AND_NUMBERING},
+ins AS (${INSERT_NUMBERED}
+  RETURNING partition, seq)
+SELECT partition, count(*)::int AS n, min(seq) AS first_seq, max(seq) AS last_seq FROM ins GROUP BY partition ORDER BY partition`;
 
 /** Why this event cannot be journaled, or null. Callers may dead-letter such events before appending. */
 export function journalEventProblem(event: JournalEventInput): string | null {
-  if (!Number.isInteger(event.partition) || event.partition < 0 || event.partition > 2_147_483_647) return `partition ${event.partition} is not a non-negative integer`;
+  return checkEvent(event).problem;
+}
+
+/** The problem of an event (or null) and, when it has none, its payload's JSON text. */
+function checkEvent(event: JournalEventInput): { problem: string; text?: undefined } | { problem: null; text: string } {
+  const fail = (problem: string) => ({ problem });
+  if (!Number.isInteger(event.partition) || event.partition < 0 || event.partition > 2_147_483_647) return fail(`partition ${event.partition} is not a non-negative integer`);
   for (const [field, value] of [["naturalKey", event.naturalKey], ["entityId", event.entityId], ["eventType", event.eventType]] as const) {
-    if (typeof value !== "string") return `${field} is not a string`;
+    if (typeof value !== "string") return fail(`${field} is not a string`);
     const problem = textProblem(value);
-    if (problem) return `${field} ${problem}`;
+    if (problem) return fail(`${field} ${problem}`);
   }
-  if (event.naturalKey === "") return "naturalKey is empty";
-  if (event.eventType === "") return "eventType is empty";
-  if (event.blockHash != null && (typeof event.blockHash !== "string" || textProblem(event.blockHash))) return "blockHash is not a storable string";
+  if (event.naturalKey === "") return fail("naturalKey is empty");
+  if (event.eventType === "") return fail("eventType is empty");
+  if (event.blockHash != null && (typeof event.blockHash !== "string" || textProblem(event.blockHash))) return fail("blockHash is not a storable string");
   try {
     int8Text(event.blockNumber, "blockNumber");
   } catch (err) {
-    return (err as Error).message;
+    return fail((err as Error).message);
   }
   let text: string;
   try {
     text = jsonText(event.payload);
   } catch (err) {
-    return `payload is not JSON-serialisable: ${(err as Error).message}`;
+    return fail(`payload is not JSON-serialisable: ${(err as Error).message}`);
   }
   const problem = jsonbProblem(text);
-  return problem ? `payload ${problem}` : null;
+  return problem ? fail(`payload ${problem}`) : { problem: null, text };
+}
+
+/** The statement parameters of a batch (payloads as one JSON array text); throws InputError on an event that cannot be stored. */
+function appendParams(kind: string, events: readonly JournalEventInput[]): unknown[] {
+  const partitions: number[] = [];
+  const entityIds: string[] = [];
+  const naturalKeys: string[] = [];
+  const eventTypes: string[] = [];
+  const payloads: string[] = [];
+  const blockNumbers: (string | null)[] = [];
+  const blockHashes: (string | null)[] = [];
+  events.forEach((e, i) => {
+    const checked = checkEvent(e);
+    if (checked.problem !== null) throw new InputError(`journal ${kind}: event ${i} (natural key ${JSON.stringify(e.naturalKey)}): ${checked.problem}`, { code: "journal_event" });
+    partitions.push(e.partition);
+    entityIds.push(e.entityId);
+    naturalKeys.push(e.naturalKey);
+    eventTypes.push(e.eventType);
+    payloads.push(checked.text);
+    blockNumbers.push(int8Text(e.blockNumber, "blockNumber"));
+    blockHashes.push(e.blockHash ?? null);
+  });
+  return [kind, partitions, entityIds, naturalKeys, eventTypes, `[${payloads.join(",")}]`, blockNumbers, blockHashes];
+}
+
+/** Locks the heads, then runs the append statement (unique violation → RetryableError journal_race). */
+async function runAppend<R>(tx: Queryable, kind: string, sql: string, params: unknown[]): Promise<R[]> {
+  await tx.query(LOCK_HEADS, [kind, distinctSorted(params[1] as number[])]);
+  try {
+    return (await tx.query<R>(sql, params)).rows;
+  } catch (err) {
+    if ((err as { code?: string }).code === "23505") {
+      throw new RetryableError(`journal ${kind}: a natural key of this batch was journaled concurrently; retry the batch`, { code: "journal_race", cause: err });
+    }
+    throw err;
+  }
 }
 
 /**
@@ -141,37 +206,28 @@ export function journalEventProblem(event: JournalEventInput): string | null {
 export async function appendToJournal(tx: Queryable, kind: string, events: readonly JournalEventInput[]): Promise<AppendResult> {
   if (!kind) throw new TypeError("appendToJournal: kind is empty");
   if (events.length === 0) return { inserted: [], duplicates: 0 };
-  const partitions: number[] = [];
-  const entityIds: string[] = [];
-  const naturalKeys: string[] = [];
-  const eventTypes: string[] = [];
-  const payloads: string[] = [];
-  const blockNumbers: (string | null)[] = [];
-  const blockHashes: (string | null)[] = [];
-  events.forEach((e, i) => {
-    const problem = journalEventProblem(e);
-    if (problem) throw new InputError(`journal ${kind}: event ${i} (natural key ${JSON.stringify(e.naturalKey)}): ${problem}`, { code: "journal_event" });
-    partitions.push(e.partition);
-    entityIds.push(e.entityId);
-    naturalKeys.push(e.naturalKey);
-    eventTypes.push(e.eventType);
-    payloads.push(jsonText(e.payload));
-    blockNumbers.push(int8Text(e.blockNumber, "blockNumber"));
-    blockHashes.push(e.blockHash ?? null);
-  });
-
-  await tx.query(LOCK_HEADS, [kind, distinctSorted(partitions)]);
-  let rows: JournalRow[];
-  try {
-    rows = (await tx.query<JournalRow>(APPEND, [kind, partitions, entityIds, naturalKeys, eventTypes, payloads, blockNumbers, blockHashes])).rows;
-  } catch (err) {
-    if ((err as { code?: string }).code === "23505") {
-      throw new RetryableError(`journal ${kind}: a natural key of this batch was journaled concurrently; retry the batch`, { code: "journal_race", cause: err });
-    }
-    throw err;
-  }
+  const rows = await runAppend<JournalRow>(tx, kind, APPEND, appendParams(kind, events));
   const inserted = rows.map(toEntry).sort((a, b) => a.partition - b.partition || a.seq - b.seq);
   return { inserted, duplicates: events.length - inserted.length };
+}
+
+/**
+ * appendToJournal without reading the rows back: the same checks, dedupe, locking and seq
+ * numbering, returning only how many were inserted and the seq range per partition. For
+ * callers that already hold the events (ingest), this saves returning every payload.
+ */
+export async function appendToJournalCounted(tx: Queryable, kind: string, events: readonly JournalEventInput[]): Promise<AppendSummary> {
+  if (!kind) throw new TypeError("appendToJournalCounted: kind is empty");
+  if (events.length === 0) return { inserted: 0, duplicates: 0, partitions: [] };
+  const rows = await runAppend<{ partition: number; n: number; first_seq: string; last_seq: string }>(tx, kind, APPEND_COUNTED, appendParams(kind, events));
+  const partitions = rows.map((r) => ({
+    partition: Number(r.partition),
+    firstSeq: int8ToNumber(r.first_seq, "strata_journal.seq"),
+    lastSeq: int8ToNumber(r.last_seq, "strata_journal.seq"),
+    count: Number(r.n),
+  }));
+  const inserted = partitions.reduce((sum, p) => sum + p.count, 0);
+  return { inserted, duplicates: events.length - inserted, partitions };
 }
 
 export interface ReadJournalOptions {
@@ -202,6 +258,26 @@ export async function readJournal(db: Queryable, kind: string, opts: ReadJournal
   }
   const res = await db.query<JournalRow>(`SELECT ${COLUMNS} FROM strata_journal WHERE ${where} ORDER BY partition, seq LIMIT $3`, params);
   return res.rows.map(toEntry);
+}
+
+/**
+ * Only (seq, payload) of the entries of one partition of `kind` after `afterSeq`, in seq order:
+ * what an actor applying its journal needs (optionally only one entity's entries).
+ */
+export async function readJournalPayloads(
+  db: Queryable,
+  kind: string,
+  opts: { partition: number; entityId?: string; afterSeq?: number | bigint | string; limit: number },
+): Promise<{ seq: number; payload: unknown }[]> {
+  if (!Number.isInteger(opts.limit) || opts.limit < 1) throw new RangeError(`readJournalPayloads: limit must be a positive integer, got ${opts.limit}`);
+  const params: unknown[] = [kind, opts.partition, int8Text(opts.afterSeq ?? 0, "afterSeq"), opts.limit];
+  let where = "kind = $1 AND partition = $2 AND seq > $3::bigint";
+  if (opts.entityId !== undefined) {
+    params.push(opts.entityId);
+    where += " AND entity_id = $5";
+  }
+  const res = await db.query<{ seq: string; payload: unknown }>(`SELECT seq, payload FROM strata_journal WHERE ${where} ORDER BY seq LIMIT $4`, params);
+  return res.rows.map((r) => ({ seq: int8ToNumber(r.seq, "strata_journal.seq"), payload: r.payload }));
 }
 
 /** The last seq handed out in each partition of `kind` (what a reader's offset is compared with for lag). */

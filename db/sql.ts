@@ -10,7 +10,15 @@
 
 /** JSON text for a jsonb parameter; bigints become decimal strings (amounts are never numbers). */
 export function jsonText(value: unknown): string {
-  const text = JSON.stringify(value === undefined ? null : value, (_key, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
+  let text: string | undefined;
+  try {
+    // No replacer first: calling one per key costs more than the whole stringify. JSON.stringify
+    // throws a TypeError on the first bigint it meets; only then is the replacer needed.
+    text = JSON.stringify(value === undefined ? null : value);
+  } catch (err) {
+    if (!(err instanceof TypeError)) throw err;
+    text = JSON.stringify(value, (_key, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
+  }
   return text === undefined ? "null" : text;
 }
 
@@ -19,6 +27,7 @@ const BAD_JSON_ESCAPE = /(?<!\\)((?:\\\\)*)\\u(0000|[dD][89a-fA-F][0-9a-fA-F]{2}
 
 /** Why PostgreSQL would refuse this JSON text as jsonb, or null when it is fine. */
 export function jsonbProblem(text: string): string | null {
+  if (!text.includes("\\u")) return null;
   BAD_JSON_ESCAPE.lastIndex = 0;
   const m = BAD_JSON_ESCAPE.exec(text);
   if (!m) return null;

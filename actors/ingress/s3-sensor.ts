@@ -7,8 +7,9 @@
  *      `{region}-{node_type}-…_….json` that the durable cursor (db/cursor-store.ts) does not know
  *      is new — whatever its name sorts like, so a file flushed late with an earlier timestamp
  *      is still read; at most MAX_FILES_PER_BATCH, oldest name first;
- *   3. the keys are claimed `pending`, the files fetched and ingested (journal + dead letters in
- *      one transaction, then the partition actor catches up and commits: ingest.ts);
+ *   3. the keys are claimed `pending`, the files fetched (a few GETs ahead, in key order) and
+ *      ingested (journal + dead letters in transactions of whole files, then the partition
+ *      actor catches up and commits: ingest.ts);
  *   4. only then are the keys `confirmed`; the files are copied to S3_ARCHIVE_BUCKET under
  *      S3_ARCHIVE_PREFIX (failures logged, never blocking) and the partition's metrics exported.
  * Any failure before 4 leaves the keys pending: the next poll retries the same files, and the
@@ -30,6 +31,31 @@ export interface S3SensorOptions {
   archivePrefix?: string;
   maxFilesPerBatch: number;
   intervalMs: number;
+  /** GETs in flight while a batch is ingested (default 8); files are still ingested in key order. */
+  fetchConcurrency?: number;
+}
+
+const DEFAULT_FETCH_CONCURRENCY = 8;
+
+/**
+ * The fetched items in input order, with at most `concurrency` fetches running ahead of the
+ * consumer. A failed fetch throws when the consumer reaches it; fetches left running when the
+ * consumer stops are awaited by nobody (their failures are ignored).
+ */
+export async function* fetchAhead<T>(keys: readonly string[], concurrency: number, fetch: (key: string) => Promise<T>): AsyncGenerator<T> {
+  const window: Promise<T>[] = [];
+  let next = 0;
+  const start = () => {
+    const p = fetch(keys[next++]);
+    p.catch(() => {});
+    window.push(p);
+  };
+  while (next < keys.length && window.length < Math.max(1, concurrency)) start();
+  while (window.length > 0) {
+    const item = await window.shift()!;
+    if (next < keys.length) start();
+    yield item;
+  }
 }
 
 export interface S3SensorDeps extends IngestDeps {
@@ -104,19 +130,18 @@ export class S3Sensor {
     const batchId = `${p.id}:${this.deps.clock.now()}:${++this.batchSeq}`;
     const keys = await this.deps.db.transaction((tx) => claimPending(tx, source, candidates, batchId));
     if (keys.length === 0) return null;
-    const files: EventFile[] = [];
-    for (const key of keys) {
+    const fetchFile = async (key: string): Promise<EventFile> => {
       const source = `s3:${this.opts.bucket}/${key}`;
       try {
-        files.push({ source, text: await bodyText(this.deps.s3, this.opts.bucket, key) });
+        return { source, text: await bodyText(this.deps.s3, this.opts.bucket, key) };
       } catch (err) {
         // A key that no longer exists can never be read: dead-letter it rather than retry forever.
         // Any other failure fails the batch (its keys stay pending and are retried).
         if ((err as { name?: string }).name !== "NoSuchKey") throw err;
-        files.push({ source, text: "", unreadable: { error: `${source}: the object no longer exists (listed, then not found)`, errorCode: "s3_no_such_key" } });
+        return { source, text: "", unreadable: { error: `${source}: the object no longer exists (listed, then not found)`, errorCode: "s3_no_such_key" } };
       }
-    }
-    const report = await ingestEventFiles(this.deps, p.id, files);
+    };
+    const report = await ingestEventFiles(this.deps, p.id, fetchAhead(keys, this.opts.fetchConcurrency ?? DEFAULT_FETCH_CONCURRENCY, fetchFile));
     await this.deps.db.transaction((tx) => confirm(tx, source, keys));
     await this.archive(keys);
     if (this.opts.metricsBucket) {

@@ -11,7 +11,7 @@
  * at 1 would hide new events behind the stored offset). ACTIVE_PARTITIONS is append-only.
  */
 import type { Queryable } from "../../db/db.ts";
-import { appendToJournal, readJournal, type AppendResult } from "../../db/journal-store.ts";
+import { appendToJournal, appendToJournalCounted, readJournalPayloads, type AppendResult, type AppendSummary, type JournalEventInput } from "../../db/journal-store.ts";
 import { ACTIVE_PARTITIONS } from "./partitions.ts";
 import type { WorkerEvent } from "./events.ts";
 
@@ -29,23 +29,28 @@ export function journalBucket(partitionId: string): number {
   return i;
 }
 
-/** Appends validated events inside the caller's transaction; returns what was new. */
+function journalInputs(events: readonly WorkerEvent[], source: string | undefined): JournalEventInput[] {
+  return events.map((ev) => ({
+    partition: journalBucket(ev.partitionId),
+    entityId: ev.partitionId,
+    naturalKey: ev.id,
+    eventType: ev.type === "ignored" ? ev.eventType : ev.type,
+    payload: source === undefined ? ev : { ...ev, source },
+  }));
+}
+
+/** Appends validated events inside the caller's transaction; returns what was new (the rows). */
 export async function journalWorkerEvents(tx: Queryable, events: readonly WorkerEvent[], opts: { source?: string } = {}): Promise<AppendResult> {
-  return appendToJournal(
-    tx,
-    WORKER_PARTITION_KIND,
-    events.map((ev) => ({
-      partition: journalBucket(ev.partitionId),
-      entityId: ev.partitionId,
-      naturalKey: ev.id,
-      eventType: ev.type === "ignored" ? ev.eventType : ev.type,
-      payload: opts.source === undefined ? ev : { ...ev, source: opts.source },
-    })),
-  );
+  return appendToJournal(tx, WORKER_PARTITION_KIND, journalInputs(events, opts.source));
+}
+
+/** The same append, returning only counts and seq ranges (ingest's hot path: nothing read back). */
+export async function journalWorkerEventsCounted(tx: Queryable, events: readonly WorkerEvent[], opts: { source?: string } = {}): Promise<AppendSummary> {
+  return appendToJournalCounted(tx, WORKER_PARTITION_KIND, journalInputs(events, opts.source));
 }
 
 /** Journaled events of one partition after `afterSeq`, in journal order. */
 export async function readWorkerEvents(db: Queryable, partitionId: string, afterSeq: number, limit: number): Promise<JournaledEvent[]> {
-  const entries = await readJournal(db, WORKER_PARTITION_KIND, { partition: journalBucket(partitionId), entityId: partitionId, afterSeq, limit });
+  const entries = await readJournalPayloads(db, WORKER_PARTITION_KIND, { partition: journalBucket(partitionId), entityId: partitionId, afterSeq, limit });
   return entries.map((e) => ({ seq: e.seq, event: e.payload as WorkerEvent }));
 }

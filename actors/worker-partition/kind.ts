@@ -10,6 +10,10 @@
  * Ingest never pays: nothing here starts a payment (seed 003 #1).
  *
  * Messages: `notify` / `catch-up` (body {}) → reply {offset, eventsApplied};
+ *           `journaled` (body {}): the same apply, but the performance recompute (which reads
+ *             every attributed job of the partition) waits for the next `notify` / `catch-up` /
+ *             activation — ingest pokes with it after each committed part of a batch, and asks
+ *             `catch-up` at the end;
  *           `summary` (body {}) → reply the current PartitionSummary.
  */
 import { z } from "zod";
@@ -23,10 +27,16 @@ import { requirePartition } from "./partitions.ts";
 import { buildSummary, DEFAULT_PAYMENT_THRESHOLD_WEI, type PartitionSummary } from "./summary.ts";
 import { loadPartitionStates, mergeWriteSets, readPaidWei, saveMerged } from "./store.ts";
 import { takeWriteSet, type WriteSet } from "./write-set.ts";
+import type { JournalTail } from "./journal-tail.ts";
 
 export interface WorkerPartitionActorState extends PartitionState {
   /** Write sets not yet known to be committed, oldest first (see write-set.ts). */
   outbox: WriteSet[];
+  /**
+   * worker_performance may lag the jobs table: jobs were saved without a recompute (`journaled`),
+   * or the state was loaded (a crash may have come between such a save and the recompute).
+   */
+  performanceStale: boolean;
 }
 
 export interface CatchUpReply {
@@ -41,6 +51,8 @@ export interface WorkerPartitionKindOptions {
   paymentThresholdWei?: bigint;
   /** Journal rows read per query during catch-up (default 5000). */
   readChunk?: number;
+  /** Events ingest just journaled, applied without reading them back (journal-tail.ts); optional. */
+  tail?: JournalTail;
 }
 
 const emptyBody = z.object({}).passthrough();
@@ -48,8 +60,10 @@ const emptyBody = z.object({}).passthrough();
 export function createWorkerPartitionKind(opts: WorkerPartitionKindOptions): ActorKind<WorkerPartitionActorState, CatchUpReply | PartitionSummary> {
   const readChunk = opts.readChunk ?? 5000;
   const threshold = opts.paymentThresholdWei ?? DEFAULT_PAYMENT_THRESHOLD_WEI;
-  /** Offset of the last write set handed to save per partition (a failed commit resets the actor). */
-  const savedOffset = new Map<string, number>();
+  /** Serial of the last write set handed to save per partition (a failed commit resets the actor: load() forgets it). */
+  const handedSerial = new Map<string, number>();
+  /** Serial of the last write set taken (kind-wide, ascending): tells handed write sets from new ones, even at one offset. */
+  let lastSerial = 0;
 
   async function summarize(db: Queryable, state: PartitionState): Promise<PartitionSummary> {
     const paidLower = await readPaidWei(db, state.partitionId);
@@ -62,10 +76,11 @@ export function createWorkerPartitionKind(opts: WorkerPartitionKindOptions): Act
   }
 
   /** Applies every journaled event after the state's offset: a new state with a new write set, or the same state when nothing was new. */
-  async function catchUp(state: WorkerPartitionActorState, ctx: ActorContext): Promise<WorkerPartitionActorState> {
+  async function catchUp(state: WorkerPartitionActorState, ctx: ActorContext, refresh: boolean): Promise<WorkerPartitionActorState> {
     let applied = 0;
     for (;;) {
-      const chunk = await readWorkerEvents(ctx.db, state.partitionId, state.offset, readChunk);
+      const held = opts.tail?.take(state.partitionId, state.offset, readChunk) ?? null;
+      const chunk = held ?? (await readWorkerEvents(ctx.db, state.partitionId, state.offset, readChunk));
       if (chunk.length === 0) break;
       try {
         applyEvents(
@@ -79,32 +94,35 @@ export function createWorkerPartitionKind(opts: WorkerPartitionKindOptions): Act
       }
       state.offset = chunk[chunk.length - 1].seq;
       applied += chunk.length;
-      if (chunk.length < readChunk) break;
+      // A short chunk from the journal is its end; after the tail, the journal may hold more.
+      if (held === null && chunk.length < readChunk) break;
     }
     // Nothing new: the same state. The runtime sends the reply only after this actor's pending
     // commits (an activation's catch-up included) have committed.
-    if (applied === 0) return state;
-    const committed = savedOffset.get(state.partitionId) ?? -1;
-    const outbox = state.outbox.filter((ws) => ws.partition.offset > committed);
-    outbox.push(takeWriteSet(state, await summarize(ctx.db, state)));
+    // A recompute owed (stale) is done by the next refreshing message, even with nothing new.
+    if (applied === 0 && !(refresh && state.performanceStale)) return state;
+    const committed = handedSerial.get(state.partitionId) ?? -1;
+    const outbox = state.outbox.filter((ws) => ws.serial > committed);
+    const jobsWritten = state.performanceStale || state.changes.jobs.length > 0;
+    const summary = await summarize(ctx.db, state);
+    outbox.push(takeWriteSet(state, summary, refresh && jobsWritten, ++lastSerial));
     // A new object: the runtime commits states that changed.
-    return { ...state, outbox };
+    return { ...state, outbox, performanceStale: refresh ? false : jobsWritten };
   }
 
   return {
     kind: WORKER_PARTITION_KIND,
-    messages: { notify: emptyBody, "catch-up": emptyBody, summary: emptyBody },
+    messages: { notify: emptyBody, "catch-up": emptyBody, journaled: emptyBody, summary: emptyBody },
     initial(entityId) {
-      return { ...initialPartitionState(entityId, opts), outbox: [] };
+      return { ...initialPartitionState(entityId, opts), outbox: [], performanceStale: false };
     },
     async load(db, entityIds) {
       for (const id of entityIds) requirePartition(id);
       const states = await loadPartitionStates(db, entityIds, opts);
-      for (const id of entityIds) savedOffset.delete(id);
+      for (const id of entityIds) handedSerial.delete(id);
       const out = new Map<string, WorkerPartitionActorState>();
       for (const [id, s] of states) {
-        savedOffset.set(id, s.offset);
-        out.set(id, { ...s, outbox: [] });
+        out.set(id, { ...s, outbox: [], performanceStale: true });
       }
       return out;
     },
@@ -114,19 +132,19 @@ export function createWorkerPartitionKind(opts: WorkerPartitionKindOptions): Act
       // (one at a time per actor) and, if it fails, the runtime drops this later state too and
       // the actor reloads (load() forgets the offsets). Rewriting them would be correct, only slow.
       const merged = sorted.map(({ entityId, state }) => {
-        const handed = savedOffset.get(entityId) ?? -1;
-        return mergeWriteSets(entityId, state.outbox.filter((ws) => ws.partition.offset > handed));
+        const handed = handedSerial.get(entityId) ?? -1;
+        return mergeWriteSets(entityId, state.outbox.filter((ws) => ws.serial > handed));
       });
       // Before any await, so a message handled while this transaction runs sees it.
-      for (const m of merged) if (m) savedOffset.set(m.partitionId, m.last.partition.offset);
+      for (const m of merged) if (m) handedSerial.set(m.partitionId, m.last.serial);
       for (const m of merged) if (m) await saveMerged(tx, m);
     },
     activate(state, ctx) {
-      return catchUp(state, ctx);
+      return catchUp(state, ctx, true);
     },
     async handle(state, msg: Envelope, ctx): Promise<HandleResult<WorkerPartitionActorState, CatchUpReply | PartitionSummary>> {
       if (msg.type === "summary") return { state, reply: await summarize(ctx.db, state) };
-      const next = await catchUp(state, ctx);
+      const next = await catchUp(state, ctx, msg.type !== "journaled");
       return { state: next, reply: { partition: next.partitionId, offset: next.offset, eventsApplied: next.eventsApplied } };
     },
     options: { passivateAfterMs: 30 * 60_000 },

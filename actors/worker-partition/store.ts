@@ -94,17 +94,20 @@ interface Merged {
   connections: Map<string, ConnectionRow>;
   correlation: Map<string, CorrelationRow>;
   jobs: Map<string, JobRecord>;
+  /** Some write set asked for the performance recompute (done once, after all jobs are inserted). */
+  refreshPerformance: boolean;
 }
 
 /** Folds write sets (oldest first) into the final rows: later values win, jobs are unioned. */
 export function mergeWriteSets(partitionId: string, sets: readonly WriteSet[]): Merged | null {
   if (sets.length === 0) return null;
-  const m: Merged = { partitionId, last: sets[sets.length - 1], fees: new Map(), connections: new Map(), correlation: new Map(), jobs: new Map() };
+  const m: Merged = { partitionId, last: sets[sets.length - 1], fees: new Map(), connections: new Map(), correlation: new Map(), jobs: new Map(), refreshPerformance: false };
   for (const ws of sets) {
     for (const f of ws.fees) m.fees.set(f.ethAddress, f);
     for (const c of ws.connections) m.connections.set(c.ethAddress, c);
     for (const c of ws.correlation) m.correlation.set(c.requestID, c);
     for (const j of ws.jobs) m.jobs.set(j.eventId, j);
+    if (ws.refreshPerformance) m.refreshPerformance = true;
   }
   return m;
 }
@@ -172,7 +175,7 @@ export async function saveMerged(tx: Queryable, m: Merged): Promise<void> {
      ON CONFLICT (partition_id) DO UPDATE SET summary = EXCLUDED.summary, updated_at = now()`,
     [pid, jsonText(m.last.summary)],
   );
-  if (jobs.length > 0) await refreshPerformance(tx, pid);
+  if (m.refreshPerformance) await refreshPerformance(tx, pid);
   await saveOffsets(tx, WORKER_PARTITION_KIND, [{ entityId: pid, offset: p.offset }]);
 }
 

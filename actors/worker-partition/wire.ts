@@ -15,19 +15,46 @@ import type { WorkerPartitionConfig } from "./config.ts";
 import { WORKER_PARTITION_KIND } from "./journal.ts";
 import { createWorkerPartitionKind } from "./kind.ts";
 import type { IngestDeps } from "./ingest.ts";
+import { JournalTail } from "./journal-tail.ts";
 
 /** Registers the kind (call before system.start()). */
 export function registerWorkerPartition(system: ActorSystem, config: WorkerPartitionConfig, opts: { paymentThresholdWei?: bigint } = {}): void {
-  system.register(createWorkerPartitionKind({ commissionBps: config.commissionBps, correlationTtlMs: config.correlationTtlMs, paymentThresholdWei: opts.paymentThresholdWei }));
+  system.register(
+    createWorkerPartitionKind({ commissionBps: config.commissionBps, correlationTtlMs: config.correlationTtlMs, paymentThresholdWei: opts.paymentThresholdWei, tail: journalTailOf(system) }),
+  );
 }
 
-/** What ingest and import need from a running system: the journal db, dead letters, and catch-up by ask. */
+// The journal tail shared by a system's partition actors and its ingest (journal-tail.ts).
+const tails = new WeakMap<ActorSystem, JournalTail>();
+
+/** The in-memory journal tail of this system's worker-partition actors (created on first use). */
+export function journalTailOf(system: ActorSystem): JournalTail {
+  let tail = tails.get(system);
+  if (!tail) {
+    tail = new JournalTail();
+    tails.set(system, tail);
+  }
+  return tail;
+}
+
+/** What ingest and import need from a running system: the journal db, dead letters, catch-up by ask, and `journaled` pokes. */
 export function workerPartitionIngestDeps(system: ActorSystem, db: Db, deadLetters: DeadLetterSink, opts: { askTimeoutMs?: number } = {}): IngestDeps {
   return {
     db,
     deadLetters,
     catchUp: (partitionId) => system.ask(WORKER_PARTITION_KIND, partitionId, "catch-up", {}, { timeoutMs: opts.askTimeoutMs ?? 10 * 60_000 }),
+    notify: (partitionId) => pokeJournaled(system, partitionId),
+    tail: journalTailOf(system),
   };
+}
+
+/** Tells the partition actor `journaled` (apply now, recompute performance at the final catch-up); a refused tell only delays work. */
+export function pokeJournaled(system: ActorSystem, partitionId: string): void {
+  try {
+    system.tell(WORKER_PARTITION_KIND, partitionId, "journaled", {});
+  } catch {
+    // A full mailbox or a stopping system: the final catch-up applies the same journal.
+  }
 }
 
 export function createWorkerPartitionSensor(

@@ -45,10 +45,14 @@ export interface WriteSet {
   correlation: CorrelationRow[];
   jobs: JobRecord[];
   summary: PartitionSummary;
+  /** Recompute worker_performance in this save (jobs were written since the last recompute). */
+  refreshPerformance: boolean;
+  /** Ascending per actor kind instance: which write sets a save already handed (kind.ts). */
+  serial: number;
 }
 
 /** Snapshots the rows changed since the last write set and starts a new change list. */
-export function takeWriteSet(state: PartitionState, summary: PartitionSummary): WriteSet {
+export function takeWriteSet(state: PartitionState, summary: PartitionSummary, refreshPerformance = true, serial = 0): WriteSet {
   const ch = state.changes;
   state.changes = emptyChanges();
   const fees: FeeRow[] = [...ch.fees].sort().map((a) => {
@@ -83,5 +87,7 @@ export function takeWriteSet(state: PartitionState, summary: PartitionSummary): 
     correlation,
     jobs: ch.jobs,
     summary,
+    refreshPerformance,
+    serial,
   };
 }

@@ -2,7 +2,7 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { migrate } from "../../db/migrate.ts";
-import { appendToJournal, journalEventProblem, readJournal, readJournalHeads } from "../../db/journal-store.ts";
+import { appendToJournal, appendToJournalCounted, journalEventProblem, readJournal, readJournalHeads, readJournalPayloads } from "../../db/journal-store.ts";
 import type { JournalEventInput } from "../../db/journal-store.ts";
 import type { Db, Queryable } from "../../db/db.ts";
 import { InputError } from "../../protocols/errors.ts";
@@ -157,6 +157,39 @@ for (const engine of testEngines) {
       const s = seqsOf(r.inserted, 9);
       if (s.length) assert.equal(s, Array.from({ length: s.length }, (_, i) => s[0] + i));
     }
+  });
+
+  t("journal - the counted append dedupes and numbers like the full one, returning only counts and seq ranges", async () => {
+    const db = await fx.get();
+    await db.transaction((tx) => appendToJournalCounted(tx, "k-count", [ev(1, "c1"), ev(2, "c2")]));
+    // c1 journaled already, c3 twice in the batch: both skipped; partition 1 continues at seq 2.
+    const r = await db.transaction((tx) => appendToJournalCounted(tx, "k-count", [ev(1, "c1"), ev(1, "c3"), ev(2, "c4"), ev(1, "c3", { payload: "second" }), ev(1, "c5")]));
+    assert.equal(r, {
+      inserted: 3,
+      duplicates: 2,
+      partitions: [
+        { partition: 1, firstSeq: 2, lastSeq: 3, count: 2 },
+        { partition: 2, firstSeq: 2, lastSeq: 2, count: 1 },
+      ],
+    });
+    const p1 = await readJournal(db, "k-count", { partition: 1, limit: 10 });
+    assert.equal(p1.map((e) => [e.seq, e.naturalKey, e.payload]), [[1, "c1", { key: "c1" }], [2, "c3", { key: "c3" }], [3, "c5", { key: "c5" }]]);
+    assert.equal(await db.transaction((tx) => appendToJournalCounted(tx, "k-count", [ev(1, "c5")])), { inserted: 0, duplicates: 1, partitions: [] });
+    assert.equal(await db.transaction((tx) => appendToJournalCounted(tx, "k-count", [])), { inserted: 0, duplicates: 0, partitions: [] });
+    // Bad input is refused the same way.
+    const bad = await db.transaction((tx) => appendToJournalCounted(tx, "k-count", [ev(1, "c6", { payload: { t: "a\u0000b" } })])).catch((err: unknown) => err);
+    assert.instance(bad, InputError);
+  });
+
+  t("journal - readJournalPayloads returns only (seq, payload) of one partition after a seq", async () => {
+    const db = await fx.get();
+    await db.transaction((tx) => appendToJournal(tx, "k-payloads", [ev(1, "a"), ev(2, "b"), ev(1, "c", { payload: { n: 12345678901234567890n } }), ev(1, "d")]));
+    assert.equal(await readJournalPayloads(db, "k-payloads", { partition: 1, afterSeq: 1, limit: 10 }), [
+      { seq: 2, payload: { n: "12345678901234567890" } },
+      { seq: 3, payload: { key: "d" } },
+    ]);
+    assert.equal(await readJournalPayloads(db, "k-payloads", { partition: 1, limit: 1 }), [{ seq: 1, payload: { key: "a" } }]);
+    assert.equal(await readJournalPayloads(db, "k-payloads", { partition: 1, entityId: "e-2", limit: 10 }), []);
   });
 
   t.run();

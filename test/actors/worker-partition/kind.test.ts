@@ -10,6 +10,7 @@ import { createWorkerPartitionKind, type CatchUpReply } from "../../../actors/wo
 import type { PartitionSummary } from "../../../actors/worker-partition/summary.ts";
 import { KindHarness } from "./kind-harness.ts";
 import { resetPartitionState } from "../../../actors/worker-partition/store.ts";
+import { JournalTail } from "../../../actors/worker-partition/journal-tail.ts";
 import { W1, W2, W3, aiProcessed, aiReceived, connected, disconnected, transcodeJob } from "./events-fixture.ts";
 
 const TC = "transcode|us-central";
@@ -176,6 +177,47 @@ for (const engine of testEngines) {
     await new KindHarness(createWorkerPartitionKind({ ...options, readChunk: 2 }), db).send(AI, "catch-up");
     const replayed = await tables(db, AI);
     assert.equal(replayed, live);
+  });
+
+  t("kind - journaled applies at once and leaves the performance recompute to the next catch-up", async (db) => {
+    const h = new KindHarness(createWorkerPartitionKind(options), db);
+    await h.send(TC, "summary"); // activated before the events exist (activation recomputes)
+    await journal(db, TC, [transcodeJob(W1, 100), transcodeJob(W2, 40)]);
+    const reply = (await h.send(TC, "journaled")) as CatchUpReply;
+    assert.is(reply.eventsApplied, 2);
+    assert.equal(await ledger(db, TC), { [W1]: "75", [W2]: "30" });
+    assert.is((await tables(db, TC)).performance.length, 0, "no recompute yet");
+    // Nothing new, but the recompute is owed: the catch-up does it.
+    await h.send(TC, "catch-up");
+    const perf = (await tables(db, TC)).performance as { eth_address: string }[];
+    assert.equal(perf.map((r) => r.eth_address).sort(), [W1, W2].sort());
+    const live = await tables(db, TC);
+    await db.transaction((tx) => resetPartitionState(tx, TC));
+    await new KindHarness(createWorkerPartitionKind(options), db).send(TC, "catch-up");
+    assert.equal(await tables(db, TC), live);
+  });
+
+  t("kind - events applied from the journal tail give the tables a replay from the journal gives", async (db) => {
+    const tail = new JournalTail();
+    const h = new KindHarness(createWorkerPartitionKind({ ...options, tail }), db);
+    const batches = [
+      [connected(W1, "c1", { nodeType: "ai", dt: "2025-02-27T10:00:00Z" }), aiProcessed("a", 500, { dt: "2025-02-27T10:00:01Z" }), aiReceived(W1, "b", { dt: "2025-02-27T10:00:02Z" })],
+      [aiReceived(W2, "a", { dt: "2025-02-27T10:00:03Z" }), aiProcessed("b", 70, { dt: "2025-02-27T10:00:04Z", responseTimeNs: 900_000_000 }), aiProcessed("z", 9, { dt: "2025-02-27T10:00:05Z" })],
+      [disconnected(W1, "c1", { nodeType: "ai", dt: "2025-02-27T11:00:00Z" }), aiReceived(W3, "q", { dt: "2025-02-28T11:00:00Z" })],
+    ];
+    for (const raws of batches) {
+      const events = raws.map((r) => parseWorkerEvent(r, AI));
+      const appended = await db.transaction((tx) => journalWorkerEvents(tx, events));
+      tail.add(AI, appended.inserted[0].seq, events);
+      assert.is(tail.size(AI) > 0, true);
+      await h.send(AI, "catch-up");
+      assert.is(tail.size(AI), 0, "applied events leave the tail");
+    }
+    const live = await tables(db, AI);
+    assert.equal(live.ledger, [{ eth_address: W1, earned_wei: "53" }, { eth_address: W2, earned_wei: "375" }]);
+    await db.transaction((tx) => resetPartitionState(tx, AI));
+    await new KindHarness(createWorkerPartitionKind({ ...options, readChunk: 2 }), db).send(AI, "catch-up");
+    assert.equal(await tables(db, AI), live);
   });
 }
 
