@@ -162,7 +162,13 @@ export const field = {
   },
 };
 
-/** `scheme://user:secret@host` → `scheme://user:[Redacted]@host` anywhere inside a string. */
+/**
+ * Masks secrets inside any string: `scheme://user:secret@host` → `scheme://user:[Redacted]@host`,
+ * and the value of `password=`, `passwd=`, `pwd=` and `…token=` query parameters (any case,
+ * after `?`, `&`, `;`, a space or at the start, as in libpq `key=value` strings) → `password=[Redacted]`.
+ */
 export function maskUrlPassword(text: string): string {
-  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/[^\s:/@]*):([^\s@/]+)@/gi, "$1:[Redacted]@");
+  return text
+    .replace(/\b([a-z][a-z0-9+.-]*:\/\/[^\s:/@]*):([^\s@/]+)@/gi, "$1:[Redacted]@")
+    .replace(/(^|[?&;\s])((?:password|passwd|pwd|[a-z0-9_.-]*token)=)[^&;#\s)"']*/gi, "$1$2[Redacted]");
 }

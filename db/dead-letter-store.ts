@@ -1,11 +1,15 @@
 /**
  * Dead letters (`strata_dead_letter`, DESIGN.md spine rule 6: bad input never stops the line).
  *
- * record() inserts the row — in the caller's transaction when one is given — and then, when a
- * transport is configured, publishes it on `strata.dlq.<kind>` as an envelope (type
- * `dead-letter`, body = the stored DeadLetterRecord, `Nats-Msg-Id` = envelope id). The table is
- * the truth: a publish failure is logged and never loses the row; with a transaction the
- * notification goes out before the caller commits, so a reader confirms it in the table.
+ * record() inserts the row and, when a transport is configured, publishes it on
+ * `strata.dlq.<kind>` as an envelope (type `dead-letter`, body = the stored DeadLetterRecord,
+ * `Nats-Msg-Id` = envelope id) — only once the row is committed:
+ *   - without a transaction, the insert commits by itself and the notice follows it;
+ *   - with the caller's transaction, the notice is held for that transaction and goes out when
+ *     the caller reports the commit: run the transaction with `transactionWithDeadLetters(db,
+ *     sink, fn)` (or call `publishCommitted(tx)` after the commit yourself). A rolled-back
+ *     transaction publishes nothing (its held notices are dropped with it).
+ * The table is the truth: a publish failure is logged and never loses the row.
  * Text PostgreSQL cannot store (U+0000, lone surrogates) is replaced by U+FFFD, so recording
  * never fails because of the bad input it records.
  */
@@ -46,6 +50,8 @@ export class DeadLetterStore implements DeadLetterSink {
   readonly #db: Db;
   readonly #transport?: Transport;
   readonly #log?: Logger;
+  /** Notices of rows written in a caller's transaction, waiting for its commit (keyed by the tx object). */
+  readonly #held = new WeakMap<Queryable, DeadLetterRecord[]>();
 
   constructor(db: Db, opts: { transport?: Transport; log?: Logger } = {}) {
     this.#db = db;
@@ -72,8 +78,32 @@ export class DeadLetterStore implements DeadLetterSink {
       ],
     );
     const stored = toRecord(res.rows[0]);
-    this.#publish(stored);
+    if (tx === undefined || tx === this.#db) this.#publish(stored);
+    else if (this.#transport) {
+      const held = this.#held.get(tx);
+      if (held) held.push(stored);
+      else this.#held.set(tx, [stored]);
+    }
     return stored;
+  }
+
+  /**
+   * Publishes the notices of the rows recorded in `tx`, once the caller's transaction has
+   * committed; returns how many. Call it only after the commit (a rollback: just never call it).
+   */
+  publishCommitted(tx: Queryable): number {
+    const held = this.#held.get(tx);
+    if (!held) return 0;
+    this.#held.delete(tx);
+    for (const stored of held) this.#publish(stored);
+    return held.length;
+  }
+
+  /** Drops the held notices of a transaction that rolled back; returns how many. */
+  discardUncommitted(tx: Queryable): number {
+    const held = this.#held.get(tx);
+    this.#held.delete(tx);
+    return held?.length ?? 0;
   }
 
   /** Dead letters, newest first. */
@@ -116,6 +146,38 @@ export class DeadLetterStore implements DeadLetterSink {
       this.#log?.warn({ err, subject, deadLetterId: stored.id }, `dead letter ${stored.id} stored but not published: ${(err as Error).message}`);
     }
   }
+}
+
+/** A sink whose notices for rows written in a caller's transaction wait for the commit. */
+interface CommitAwareSink extends DeadLetterSink {
+  publishCommitted(tx: Queryable): number;
+  discardUncommitted(tx: Queryable): number;
+}
+
+function commitAware(sink: DeadLetterSink): sink is CommitAwareSink {
+  return typeof (sink as Partial<CommitAwareSink>).publishCommitted === "function" && typeof (sink as Partial<CommitAwareSink>).discardUncommitted === "function";
+}
+
+/**
+ * db.transaction(fn) for work that records dead letters in its transaction
+ * (`sink.record(letter, tx)`): their notices are published after the COMMIT, and dropped when
+ * the transaction rolls back. Any DeadLetterSink works; only a commit-aware one (DeadLetterStore)
+ * holds notices.
+ */
+export async function transactionWithDeadLetters<T>(db: Db, sink: DeadLetterSink, fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  let used: Queryable | undefined;
+  let result: T;
+  try {
+    result = await db.transaction((tx) => {
+      used = tx;
+      return fn(tx);
+    });
+  } catch (err) {
+    if (used && commitAware(sink)) sink.discardUncommitted(used);
+    throw err;
+  }
+  if (used && commitAware(sink)) sink.publishCommitted(used);
+  return result;
 }
 
 export interface ListDeadLettersOptions {

@@ -114,7 +114,11 @@ export class ActorSystem {
       },
       stateOf: async (kind, entityId) => (await this.supervisor(kind).inspect(entityId)).state,
       rejectIncoming: (kind, entityId, source, payload, err) => {
-        void this.supervisors.get(kind)?.recordInvalid(entityId, source, payload, err);
+        const sup = this.supervisors.get(kind);
+        if (!sup) return;
+        // whenIdle covers the dead letter being written.
+        this.idle.inc();
+        void sup.recordInvalid(entityId, source, payload, err).finally(() => this.idle.dec());
       },
     };
   }

@@ -20,6 +20,8 @@ import { nuid } from "@nats-io/nats-core";
 import type { Headers, Subscription, Transport, TransportMessage } from "./transport.ts";
 import { errorMessage, errorToHeaders, isRetryable } from "../../protocols/errors.ts";
 import { systemClock, type Clock } from "../clock.ts";
+import type { Logger } from "pino";
+import { defaultTransportLogger } from "./transport-logger.ts";
 
 export const SERVICE_API_PREFIX = "$SRV";
 export const SERVICE_ERROR_HEADER = "Nats-Service-Error";
@@ -127,6 +129,7 @@ class KindService {
     private readonly transport: Transport,
     private readonly spec: KindServiceSpec,
     clock: Clock,
+    private readonly log: Logger,
   ) {
     this.name = serviceName(spec.kind);
     if (!NAME.test(this.name)) throw new TypeError(`bad kind for a service name: ${JSON.stringify(spec.kind)}`);
@@ -236,7 +239,7 @@ class KindService {
   private track(work: Promise<void>): void {
     const p = work.catch((err: unknown) => {
       // respond() itself failed (payload too large, transport closed): nothing left to answer
-      console.error(`${this.name}: could not answer:`, err);
+      this.log.error({ err, service: this.name }, `${this.name}: could not answer`);
     });
     this.inFlight.add(p);
     void p.finally(() => this.inFlight.delete(p));
@@ -247,14 +250,19 @@ class KindService {
  * Register one micro service per kind on the transport. Entity endpoints have no queue group
  * unless `queue` is set (see the header comment).
  */
-export async function registerKindServices(transport: Transport, kinds: readonly KindServiceSpec[], opts: { clock?: Clock } = {}): Promise<KindServices> {
+export async function registerKindServices(
+  transport: Transport,
+  kinds: readonly KindServiceSpec[],
+  opts: { clock?: Clock; /** Where an answer that could not be sent is reported (default: the redacting logger at warn). */ log?: Logger } = {},
+): Promise<KindServices> {
   const clock = opts.clock ?? systemClock;
+  const log = opts.log ?? defaultTransportLogger();
   const seen = new Set<string>();
   for (const spec of kinds) {
     if (seen.has(spec.kind)) throw new TypeError(`kind ${spec.kind} registered twice`);
     seen.add(spec.kind);
   }
-  const services = kinds.map((spec) => new KindService(transport, spec, clock));
+  const services = kinds.map((spec) => new KindService(transport, spec, clock, log));
   const started: KindService[] = [];
   try {
     for (const service of services) {

@@ -32,6 +32,8 @@ import {
 import { DEFAULT_MAX_PAYLOAD, payloadSize } from "./memory-transport.ts";
 import { assertValidPattern, assertValidQueue } from "./subject-match.ts";
 import { systemClock, type Clock, type TimerHandle } from "../clock.ts";
+import type { Logger } from "pino";
+import { defaultTransportLogger } from "./transport-logger.ts";
 
 export interface NatsTransport extends Transport {
   readonly name: "nats";
@@ -48,8 +50,10 @@ export interface NatsTransportOptions {
   clock?: Clock;
   /** Reconnect attempts after a lost connection; -1 (default) retries forever. */
   maxReconnectAttempts?: number;
-  /** Called when a handler throws or rejects, or a subscription fails; delivery continues. */
+  /** Called when a handler throws or rejects, or a subscription fails; delivery continues. Default: logged on `log`. */
   onError?: (err: unknown, subject: string) => void;
+  /** Where the default onError reports (default: the redacting logger at warn, transport-logger.ts). */
+  log?: Logger;
 }
 
 export async function connectNatsTransport(url: string, opts: NatsTransportOptions = {}): Promise<NatsTransport> {
@@ -238,7 +242,8 @@ class NatsTransportImpl implements NatsTransport {
   ) {
     this.clock = opts.clock ?? systemClock;
     this.limit = opts.maxPayload ?? Number.POSITIVE_INFINITY;
-    this.onError = opts.onError ?? ((err, subject) => console.error(`nats transport: handler for ${subject} failed:`, err));
+    const log = opts.log;
+    this.onError = opts.onError ?? ((err, subject) => (log ?? defaultTransportLogger()).error({ err, subject }, `nats transport: handler for ${subject} failed`));
     const inbox = createInbox();
     this.inboxPrefix = `${inbox}.`;
     connection.subscribe(`${inbox}.*`, { callback: (err, msg) => (err === null ? this.onReply(msg) : this.reportError(err, `${inbox}.*`)) });

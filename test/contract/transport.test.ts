@@ -1,6 +1,9 @@
 /**
  * The transport contract: one set of tests run unchanged against the in-process transport and
- * against NATS (a private nats-server with `max_payload` set small, so the limit is testable).
+ * against NATS — the server the environment gives (testEnv.natsUrl; test/run.ts sets NATS_URL),
+ * shared with other runs, so every subject carries a per-run unique prefix (uniqueName). The
+ * payload limit is the server's own `max_payload` read from its INFO (the memory transport is
+ * given a small one), tested at and just above it.
  * Every test opens its own transport on a SimulatedClock (request timeouts never depend on
  * wall time) and its own subjects, and closes what it opened.
  */
@@ -18,10 +21,10 @@ import {
   type TransportMessage,
 } from "../../supervisors/transport/transport.ts";
 import { SimulatedClock } from "../../supervisors/clock.ts";
-import { startNatsServer, type NatsServer } from "../support/nats-server.ts";
-import { uniqueName } from "../support/env.ts";
+import { testEnv, uniqueName } from "../support/env.ts";
 
-const LIMIT = 4096;
+/** The memory transport's configured limit. */
+const MEMORY_LIMIT = 4096;
 
 interface OpenOptions {
   clock: SimulatedClock;
@@ -30,32 +33,37 @@ interface OpenOptions {
 
 interface Harness {
   name: string;
+  /** The payload limit the transport must report and enforce (known after before()). */
+  limit: number;
   before(): Promise<void>;
   after(): Promise<void>;
   open(opts: OpenOptions): Promise<Transport>;
 }
 
-let server: NatsServer | undefined;
-
 const harnesses: Harness[] = [
   {
     name: "memory",
+    limit: MEMORY_LIMIT,
     before: async () => {},
     after: async () => {},
-    open: async ({ clock, onError }) => createMemoryTransport({ maxPayload: LIMIT, clock, onError }),
+    open: async ({ clock, onError }) => createMemoryTransport({ maxPayload: MEMORY_LIMIT, clock, onError }),
   },
   {
     name: "nats",
-    before: async () => {
-      server = await startNatsServer({ config: `max_payload: ${LIMIT}\n` });
+    limit: 0,
+    async before() {
+      // The server's max_payload, from the INFO it sent on connect.
+      const probe = await connectNatsTransport(testEnv.natsUrl, { name: "transport-contract-probe" });
+      try {
+        const max = probe.connection.info?.max_payload;
+        if (typeof max !== "number" || max <= 0) throw new Error(`no max_payload in the INFO of ${testEnv.natsUrl}`);
+        this.limit = max;
+      } finally {
+        await probe.close();
+      }
     },
-    after: async () => {
-      await server?.stop();
-    },
-    open: async ({ clock, onError }) => {
-      if (!server) throw new Error("nats-server not started");
-      return connectNatsTransport(server.url, { clock, onError, name: "transport-contract" });
-    },
+    after: async () => {},
+    open: ({ clock, onError }) => connectNatsTransport(testEnv.natsUrl, { clock, onError, name: "transport-contract" }),
   },
 ];
 
@@ -105,6 +113,7 @@ async function rejection(p: Promise<unknown>): Promise<unknown> {
 for (const h of harnesses) {
   const test = suite(`transport contract (${h.name})`);
   test.before(() => h.before());
+  const limit = (): number => h.limit;
   test.after(() => h.after());
 
   async function withTransport(fn: (t: Transport, clock: SimulatedClock) => Promise<void>, onError?: OpenOptions["onError"]): Promise<void> {
@@ -120,7 +129,7 @@ for (const h of harnesses) {
   test(`${h.name} - name and payload limit are reported`, () =>
     withTransport(async (t) => {
       assert.is(t.name, h.name);
-      assert.is(t.maxPayload, LIMIT);
+      assert.is(t.maxPayload, limit());
     }));
 
   test(`${h.name} - wildcards: '*' matches one token, '>' one or more, others do not match`, () =>
@@ -258,6 +267,7 @@ for (const h of harnesses) {
 
   test(`${h.name} - payload limit: above maxPayload throws PayloadTooLargeError before sending`, () =>
     withTransport(async (t) => {
+      const LIMIT = limit();
       const subject = `${uniqueName("big")}.blob`;
       const got = collect(t, subject);
       await t.flush();

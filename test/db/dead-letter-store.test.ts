@@ -3,7 +3,8 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { pino } from "pino";
 import { migrate } from "../../db/migrate.ts";
-import { DeadLetterStore, DEAD_LETTER_MESSAGE_TYPE, listDeadLetters } from "../../db/dead-letter-store.ts";
+import { DeadLetterStore, DEAD_LETTER_MESSAGE_TYPE, listDeadLetters, transactionWithDeadLetters } from "../../db/dead-letter-store.ts";
+import type { Queryable } from "../../db/db.ts";
 import type { DeadLetter } from "../../supervisors/actor-kind.ts";
 import { createMemoryTransport } from "../../supervisors/transport/memory-transport.ts";
 import type { Transport, TransportMessage } from "../../supervisors/transport/transport.ts";
@@ -124,6 +125,50 @@ for (const engine of testEngines) {
     assert.is(await store.count("k-tx"), 0);
     await db.transaction((tx) => store.record(letter({ kind: "k-tx" }), tx));
     assert.is(await store.count("k-tx"), 1);
+  });
+
+  t("dead letters - regression: recorded in the caller's transaction, the notice waits for the commit; a rollback publishes nothing", async () => {
+    const db = await fx.get();
+    const transport = createMemoryTransport();
+    transports.push(transport);
+    const got = listen(transport);
+    const store = new DeadLetterStore(db, { transport });
+
+    const failed = transactionWithDeadLetters(db, store, async (tx) => {
+      await store.record(letter({ kind: "k-tx-pub", source: "rolled-back" }), tx);
+      throw new Error("batch failed");
+    });
+    assert.match(await errorOf(failed), /batch failed/);
+    await transport.flush();
+    assert.is(got.length, 0, "a rolled-back dead letter is never announced");
+    assert.is(await store.count("k-tx-pub"), 0);
+
+    let seenBeforeCommit = -1;
+    await transactionWithDeadLetters(db, store, async (tx) => {
+      await store.record(letter({ kind: "k-tx-pub", source: "committed" }), tx);
+      await transport.flush();
+      seenBeforeCommit = got.length;
+    });
+    assert.is(seenBeforeCommit, 0, "nothing is published before the commit");
+    await transport.flush();
+    assert.is(got.length, 1);
+    const body = decodeEnvelope(got[0].data).body as Record<string, unknown>;
+    assert.is(body.source, "committed");
+    const [row] = await store.list({ kind: "k-tx-pub" });
+    assert.is(body.id, row.id, "the announced row is the committed one");
+
+    // Without the helper: held until publishCommitted(tx) is called after the commit.
+    let held: Queryable | undefined;
+    await db.transaction(async (tx) => {
+      held = tx;
+      await store.record(letter({ kind: "k-tx-pub", source: "manual" }), tx);
+    });
+    await transport.flush();
+    assert.is(got.length, 1);
+    assert.is(store.publishCommitted(held as Queryable), 1);
+    assert.is(store.publishCommitted(held as Queryable), 0, "published once");
+    await transport.flush();
+    assert.is(got.length, 2);
   });
 
   t("dead letters - input PostgreSQL cannot store is kept with U+FFFD in its place", async () => {

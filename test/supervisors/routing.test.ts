@@ -1,7 +1,8 @@
 /**
- * Actors over a transport, the same suite on the in-process transport and on NATS (a private
- * nats-server): subjects, request/reply, errors that keep their class across the wire, owned
- * partitions, state requests, emitted events, undecodable input, whenIdle over the wire.
+ * Actors over a transport, the same suite on the in-process transport and on NATS (the server
+ * the environment gives, testEnv.natsUrl, with a kind name per test): subjects, request/reply,
+ * errors that keep their class across the wire, owned partitions, state requests, emitted
+ * events, undecodable input, full mailboxes, whenIdle over the wire.
  */
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
@@ -11,11 +12,10 @@ import { SimulatedClock } from "../../supervisors/clock.ts";
 import type { Transport, TransportMessage } from "../../supervisors/transport/transport.ts";
 import { createMemoryTransport } from "../../supervisors/transport/memory-transport.ts";
 import { connectNatsTransport } from "../../supervisors/transport/nats-transport.ts";
-import { startNatsServer, type NatsServer } from "../support/nats-server.ts";
 import { migrate } from "../../db/migrate.ts";
 import { DeadLetterStore, listDeadLetters } from "../../db/dead-letter-store.ts";
 import { lazyDatabase, testEngines } from "../support/databases.ts";
-import { uniqueName } from "../support/env.ts";
+import { testEnv, uniqueName } from "../support/env.ts";
 import { entitySubject } from "../../protocols/subject.ts";
 import { partitionOf } from "../../protocols/partition.ts";
 import { decodeEnvelope } from "../../protocols/envelope.ts";
@@ -39,17 +39,12 @@ function memoryFactory(): TransportFactory {
   return { name: "memory", open: async (clock) => createMemoryTransport({ clock }), close: async () => {} };
 }
 
+/** The NATS the environment gives (testEnv.natsUrl): every test uses a kind name of its own, so subjects never meet other runs'. */
 function natsFactory(): TransportFactory {
-  let server: Promise<NatsServer> | undefined;
   return {
     name: "nats",
-    async open(clock) {
-      server ??= startNatsServer();
-      return connectNatsTransport((await server).url, { clock, name: "routing-test" });
-    },
-    async close() {
-      if (server) await (await server).stop();
-    },
+    open: (clock) => connectNatsTransport(testEnv.natsUrl, { clock, name: "routing-test" }),
+    close: async () => {},
   };
 }
 
@@ -171,8 +166,35 @@ for (const factory of [memoryFactory(), natsFactory()]) {
     release();
     knobs.gate = null;
     assert.equal(await Promise.all([first, second]), [1, 2]);
-    const noRoute = await system.ask("nobody-serves-this", "e", "append", {}, { timeoutMs: 5000 }).then(() => undefined, (e: unknown) => e);
+    const noRoute = await system.ask(uniqueName("nobody-serves").replace(/_/g, "-"), "e", "append", {}, { timeoutMs: 5000 }).then(() => undefined, (e: unknown) => e);
     assert.instance(noRoute, NoRouteError);
+  });
+
+  t("routing - regression: a tell arriving over the transport at a full mailbox is dead-lettered (mailbox_full), not dropped", async () => {
+    const w = await world();
+    const { system, knobs } = await w.host({ options: { mailboxCapacity: 2 } });
+    let release!: () => void;
+    knobs.gate = new Promise<void>((resolve) => (release = resolve));
+    system.tell(w.kind, "busy", "append", { n: 1 });
+    await until(() => knobs.handled.includes("busy:append"), "first append in the handler");
+    system.tell(w.kind, "busy", "append", { n: 2 });
+    await until(async () => (await system.inspect(w.kind, "busy")).mailboxDepth === 2, "second append queued");
+    system.tell(w.kind, "busy", "append", { n: 3 }, { id: "refused-1" });
+    await until(async () => (await listDeadLetters(w.db, { kind: w.kind })).length === 1, "the refused tell dead-lettered");
+    const [letter] = await listDeadLetters(w.db, { kind: w.kind });
+    assert.is(letter.errorCode, "mailbox_full");
+    assert.is(letter.entityId, "busy");
+    assert.is(letter.source, `nats:${entitySubject(w.kind, "busy", "cmd.append")}`);
+    const kept = letter.payload as { id: string; type: string; body: unknown };
+    assert.is(kept.id, "refused-1", "the whole envelope is kept for replay");
+    assert.is(kept.type, "append");
+    assert.equal(kept.body, { n: 3 });
+    assert.is(system.stats(w.kind).rejected, 1);
+    assert.is(system.stats(w.kind).deadLetters, 1);
+    release();
+    knobs.gate = null;
+    await system.whenIdle();
+    assert.equal(await persistedEntries(w.db, w.table, "busy"), [1, 2]);
   });
 
   t("routing - ask over the transport times out on the injected clock", async () => {

@@ -5,7 +5,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { setImmediate } from "node:timers";
-import { DEFAULT_MAX_PAYLOAD, createMemoryTransport, payloadSize } from "../../../supervisors/transport/memory-transport.ts";
+import { DEFAULT_MAX_PAYLOAD, canHandOver, createMemoryTransport, payloadSize, type HandedMessage } from "../../../supervisors/transport/memory-transport.ts";
 import { PayloadTooLargeError, RequestTimeoutError, type TransportMessage } from "../../../supervisors/transport/transport.ts";
 import { SimulatedClock } from "../../../supervisors/clock.ts";
 
@@ -145,6 +145,42 @@ test("memory transport - subscribe rejects invalid subjects and queue names", as
     assert.throws(() => t.subscribe("a..b", () => {}), /empty token/);
     assert.throws(() => t.subscribe("a.>.b", () => {}), /last token/);
     assert.throws(() => t.subscribe("a.b", () => {}, { queue: "has space" }), /queue group/);
+  } finally {
+    await t.close();
+  }
+});
+
+test("memory transport - a handed payload arrives as the same value, with data encoded from its text on read", async () => {
+  const t = createMemoryTransport({ maxPayload: 64 });
+  try {
+    assert.ok(canHandOver(t));
+    if (!canHandOver(t)) return;
+    const got: HandedMessage[] = [];
+    t.subscribe("handed.x", (m) => void got.push(m as HandedMessage));
+    t.subscribe("handed.echo", (m) => (m as HandedMessage).respondHanded({ text: '{"ok":true}', value: { ok: true } }));
+    const value = { n: 1, s: "é" };
+    t.publishHanded("handed.x", { text: JSON.stringify(value), value }, { "Nats-Msg-Id": "m1" });
+    const reply = await t.requestHanded("handed.echo", { text: "1", value: 1 }, { timeoutMs: 1000 });
+    await t.flush();
+    assert.is(got.length, 1);
+    assert.is(got[0].handed?.value, value, "the very object, not a copy");
+    assert.is(text(got[0]), JSON.stringify(value));
+    assert.is(got[0].data.byteLength, new TextEncoder().encode(JSON.stringify(value)).byteLength);
+    assert.is(got[0].headers["Nats-Msg-Id"], "m1");
+    assert.equal(reply.handed?.value, { ok: true });
+    assert.is(text(reply), '{"ok":true}');
+    // The payload limit holds for handed payloads as for bytes (UTF-8 size plus headers).
+    t.publishHanded("handed.x", { text: "x".repeat(64), value: null });
+    assert.throws(
+      () => t.publishHanded("handed.x", { text: "é".repeat(33), value: null }),
+      (e: unknown) => e instanceof PayloadTooLargeError && e.size === 66 && e.limit === 64,
+    );
+    assert.throws(
+      () => t.publishHanded("handed.x", { text: "x".repeat(60), value: null }, { "Nats-Msg-Id": "m2" }),
+      (e: unknown) => e instanceof PayloadTooLargeError && e.size > 64,
+    );
+    await t.flush();
+    assert.is(got.length, 2, "only the message within the limit was delivered");
   } finally {
     await t.close();
   }

@@ -2,8 +2,13 @@
  * The micro protocol per kind (`strata-<kind>`): discovered with the official
  * @nats-io/services client (what `nats micro ls|info|stats` does) against a private
  * nats-server, plus the same protocol on the in-process transport.
+ * Why a private server and not testEnv.natsUrl: `$SRV.PING|INFO|STATS` are server-wide subjects
+ * that every micro service on the server answers (a running Strata host, other test runs), and
+ * these tests count the answers (discovery ends on the expected count) and expect no responders
+ * once a service stops; only a server where this file's services are alone makes that exact.
  */
 import { test } from "uvu";
+import { pino } from "pino";
 import * as assert from "uvu/assert";
 import { Svcm, type ServiceIdentity, type ServiceInfo, type ServiceStats } from "@nats-io/services";
 import type { QueuedIterator } from "@nats-io/nats-core";
@@ -251,6 +256,37 @@ test("micro services - the same protocol answers on the in-process transport", a
     await reg.stop();
     await t.close();
   }
+});
+
+test("micro services - regression: an answer that cannot be sent is reported on the injected logger, not the console", async () => {
+  const t = createMemoryTransport({ maxPayload: 64 });
+  const p = uniqueName("micro");
+  const lines: { msg: string; service: string; err: { message: string } }[] = [];
+  const log = pino({ level: "warn" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  const spec: KindServiceSpec = {
+    kind: "vault-term",
+    version: "0.1.0",
+    description: "answers too big for the transport",
+    endpoints: [{ name: "state", subject: `${p}.vault-term.*.*.state`, handler: () => bytes("x".repeat(100)) }],
+    stats: () => ({}),
+  };
+  const reg = await registerKindServices(t, [spec], { log });
+  const printed: unknown[] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => void printed.push(args);
+  try {
+    t.publish(`${p}.vault-term.p00.0x01.state`, bytes("get"), { reply: `${p}.reply` });
+    await t.flush();
+    await reg.stop();
+  } finally {
+    console.error = original;
+    await t.close();
+  }
+  assert.is(lines.length, 1);
+  assert.is(lines[0].service, "strata-vault-term");
+  assert.match(lines[0].msg, /could not answer/);
+  assert.match(lines[0].err.message, /exceeds the limit of 64 bytes/);
+  assert.equal(printed, [], "nothing written around the logger");
 });
 
 test.run();

@@ -1,29 +1,28 @@
 /**
  * What the NATS transport promises beyond the shared contract (test/contract): the limit from
  * the server's INFO, the exposed connection (JetStream), traffic between two connections,
- * timers, and close() with and without a reachable server. Private nats-servers only.
+ * timers, and close() with and without a reachable server. Runs on the NATS the environment
+ * gives (testEnv.natsUrl, JetStream enabled; test/run.ts sets NATS_URL) with per-run unique
+ * subjects and stream names; only "close resolves promptly when the server is already gone"
+ * spawns a private nats-server, because it must kill the server under a live connection.
  */
 import { test } from "uvu";
+import { pino } from "pino";
+import { setImmediate } from "node:timers";
 import * as assert from "uvu/assert";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connectNatsTransport, type NatsTransport } from "../../../supervisors/transport/nats-transport.ts";
 import { PayloadTooLargeError, RequestTimeoutError, type TransportMessage } from "../../../supervisors/transport/transport.ts";
 import { SimulatedClock } from "../../../supervisors/clock.ts";
 import { startNatsServer, type NatsServer } from "../../support/nats-server.ts";
-import { uniqueName } from "../../support/env.ts";
+import { testEnv, uniqueName } from "../../support/env.ts";
 
-let server: NatsServer;
+const server: Pick<NatsServer, "url"> = { url: testEnv.natsUrl };
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const bytes = (s: string): Uint8Array => encoder.encode(s);
 const text = (m: TransportMessage): string => decoder.decode(m.data);
 
-test.before(async () => {
-  server = await startNatsServer({ jetstream: true });
-});
-test.after(async () => {
-  await server.stop();
-});
 
 async function rejection(p: Promise<unknown>): Promise<unknown> {
   try {
@@ -38,12 +37,17 @@ test("nats transport - maxPayload comes from the server INFO and can only be low
   const plain = await connectNatsTransport(server.url);
   const lowered = await connectNatsTransport(server.url, { maxPayload: 1000 });
   try {
-    assert.is(plain.maxPayload, 1024 * 1024, "nats-server's default max_payload");
+    const serverMax = plain.connection.info?.max_payload as number;
+    assert.ok(serverMax > 1000, "the server announces its max_payload in INFO");
+    assert.is(plain.maxPayload, serverMax, "the server's max_payload");
     assert.is(plain.maxPayload, plain.connection.info?.max_payload);
+    const subject = `${uniqueName("limit")}.x`;
+    plain.publish(subject, new Uint8Array(serverMax)); // exactly the server's limit passes
+    assert.throws(() => plain.publish(subject, new Uint8Array(serverMax + 1)), (e: unknown) => e instanceof PayloadTooLargeError && e.limit === serverMax && e.size === serverMax + 1);
     assert.is(lowered.maxPayload, 1000);
-    assert.throws(() => lowered.publish("x.y", new Uint8Array(1001)), (e: unknown) => e instanceof PayloadTooLargeError && e.limit === 1000);
-    const higher = await connectNatsTransport(server.url, { maxPayload: 10 * 1024 * 1024 });
-    assert.is(higher.maxPayload, 1024 * 1024, "a larger option does not exceed the server's limit");
+    assert.throws(() => lowered.publish(subject, new Uint8Array(1001)), (e: unknown) => e instanceof PayloadTooLargeError && e.limit === 1000);
+    const higher = await connectNatsTransport(server.url, { maxPayload: serverMax * 10 });
+    assert.is(higher.maxPayload, serverMax, "a larger option does not exceed the server's limit");
     await higher.close();
   } finally {
     await plain.close();
@@ -137,6 +141,37 @@ test("nats transport - close fails a request still waiting and refuses new subsc
   assert.is(clock.pending, 0);
   assert.ok(t.connection.isClosed());
   assert.throws(() => t.subscribe(subject, () => {}), /closed/);
+});
+
+test("nats transport - regression: a failing handler is reported on the injected logger, not the console", async () => {
+  const lines: { msg: string; subject: string; err: { message: string } }[] = [];
+  const log = pino({ level: "warn" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  const t = await connectNatsTransport(server.url, { log });
+  const subject = `${uniqueName("fails")}.x`;
+  const printed: unknown[] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => void printed.push(args);
+  try {
+    const handled: string[] = [];
+    t.subscribe(subject, (m) => {
+      handled.push(text(m));
+      if (text(m) === "bad") throw new Error("handler broke on postgres://app:s3cret@db/x");
+    });
+    await t.flush();
+    t.publish(subject, bytes("bad"));
+    t.publish(subject, bytes("good"));
+    await t.flush();
+    for (let i = 0; i < 1000 && handled.length < 2; i++) await new Promise((r) => setImmediate(r));
+    assert.equal(handled, ["bad", "good"], "delivery continues after the failure");
+  } finally {
+    console.error = original;
+    await t.close();
+  }
+  assert.is(lines.length, 1);
+  assert.is(lines[0].subject, subject);
+  assert.match(lines[0].msg, /handler for .* failed/);
+  assert.match(lines[0].err.message, /handler broke/);
+  assert.equal(printed, [], "nothing written around the logger");
 });
 
 test("nats transport - close resolves promptly when the server is already gone", async () => {
