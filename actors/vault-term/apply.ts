@@ -11,6 +11,7 @@ import { reduceTerm, type TermChanges } from "./reducer.ts";
 import { loadTermStates, saveTermStates } from "./term-store.ts";
 import { lockIds, LOCK_NAMESPACE } from "./term-locks.ts";
 import type { TermState } from "./term-state.ts";
+import { bumpApplied, bumpJournaled } from "./term-progress.ts";
 
 export interface ApplySummary {
   /** Terms whose rows changed. */
@@ -33,8 +34,16 @@ export function groupByTerm(events: readonly VaultEvent[]): Map<string, TermEven
   return groups;
 }
 
-export function applyTermEvents(tx: Queryable, events: readonly VaultEvent[]): Promise<ApplySummary> {
-  return applyTermGroups(tx, groupByTerm(events));
+/** term → number of events (what the journaled / applied counts of migration 0102 add). */
+export function eventCounts(groups: ReadonlyMap<string, readonly TermEvent[]>): Map<string, number> {
+  return new Map([...groups].map(([term, list]) => [term, list.length]));
+}
+
+/** Direct path (journal and apply in one transaction): counts the events as journaled and applied. */
+export async function applyTermEvents(tx: Queryable, events: readonly VaultEvent[]): Promise<ApplySummary> {
+  const groups = groupByTerm(events);
+  await bumpJournaled(tx, eventCounts(groups));
+  return applyTermGroups(tx, groups);
 }
 
 /** Apply events already grouped by term (each term's list is applied to that term only). */
@@ -57,6 +66,7 @@ export async function applyTermGroups(tx: Queryable, groups: ReadonlyMap<string,
     if (result.changes.analytics) analyticsTerms.push(term);
   }
   await saveTermStates(tx, results);
+  await bumpApplied(tx, eventCounts(groups));
   if (analyticsTerms.length > 0) {
     await tx.query(
       `INSERT INTO term_update_queue (term_id)

@@ -136,11 +136,20 @@ function txFromRow(r: Row): TxInfo {
 const TX_SELECT = `transaction_hash, log_index::text AS log_index, address, block_hash, block_number::text AS block_number, network,
   transaction_index::text AS transaction_index, extract(epoch from block_timestamp)::bigint::text AS ts`;
 
-/** Every term event of the journal (generic events excluded), oldest first. */
-export async function readAllEvents(db: Queryable): Promise<VaultEvent[]> {
+/**
+ * Every term event of the journal (generic events excluded), oldest first; with `termIds`, only
+ * the events of those terms (a TripleCreated also where they are its counter term).
+ */
+export async function readAllEvents(db: Queryable, termIds?: readonly string[]): Promise<VaultEvent[]> {
   const out: VaultEvent[] = [];
   const q = (table: string, extra: string) =>
-    db.query<Row>(`SELECT ${TX_SELECT}, ${extra} FROM ${table} ORDER BY block_number, log_index, transaction_hash`);
+    termIds === undefined
+      ? db.query<Row>(`SELECT ${TX_SELECT}, ${extra} FROM ${table} ORDER BY block_number, log_index, transaction_hash`)
+      : db.query<Row>(
+          `SELECT ${TX_SELECT}, ${extra} FROM ${table} WHERE term_id = ANY($1::text[])${table === EVENT_TABLES.TripleCreated ? " OR counter_term_id = ANY($1::text[])" : ""}
+            ORDER BY block_number, log_index, transaction_hash`,
+          [[...termIds]],
+        );
   for (const r of (await q(EVENT_TABLES.AtomCreated, "atom_data, encode(raw_data, 'hex') AS raw_data, atom_wallet, creator, term_id")).rows) {
     out.push({ type: "AtomCreated", tx: txFromRow(r), atomData: r.atom_data as string | null, rawData: (r.raw_data as string) ?? "", atomWallet: r.atom_wallet as string, creator: r.creator as string, termId: r.term_id as string });
   }

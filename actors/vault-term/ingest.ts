@@ -9,8 +9,13 @@
  */
 import type { Db } from "../../db/db.ts";
 import type { DeadLetterSink } from "../../supervisors/actor-kind.ts";
+import { transactionWithDeadLetters } from "../../db/dead-letter-store.ts";
 import { appendEvents } from "./event-journal.ts";
-import { applyTermEvents } from "./apply.ts";
+import { applyTermEvents, eventCounts, groupByTerm } from "./apply.ts";
+import { bumpJournaled } from "./term-progress.ts";
+import { APPLY, VAULT_TERM_ACTOR_KIND, type ApplyBody } from "./term-actor-kind.ts";
+import type { ActorSystem } from "../../supervisors/actor-system.ts";
+import type { Queryable } from "../../db/db.ts";
 import type { ParsedMessage } from "./rindexer-entry.ts";
 import type { VaultEvent } from "./events.ts";
 import { fnv1a32 } from "../../protocols/partition.ts";
@@ -44,11 +49,25 @@ export async function ingestMessages(messages: readonly ParsedMessage[], opts: I
     if (m.ok) events.push(m.event);
     else bad.push(m);
   }
-  const sourceOf = opts.sourceOf ?? ((id: string) => id);
-  return opts.db.transaction(async (tx) => {
+  return transactionWithDeadLetters(opts.db, opts.deadLetters, async (tx) => {
     const fresh = await appendEvents(tx, events);
     const applied = await applyTermEvents(tx, fresh);
-    // A redelivered batch (crash after commit, before the source ack) must not keep a second copy.
+    await recordDeadLetters(tx, bad, opts);
+    return {
+      messages: messages.length,
+      fresh: fresh.length,
+      duplicates: events.length - fresh.length,
+      deadLettered: bad.length,
+      terms: applied.terms,
+      analyticsTerms: applied.analyticsTerms,
+    };
+  });
+}
+
+/** The batch's malformed messages, in its transaction; a redelivered batch does not keep a second copy. */
+async function recordDeadLetters(tx: Queryable, bad: readonly Extract<ParsedMessage, { ok: false }>[], opts: IngestOptions): Promise<void> {
+  const sourceOf = opts.sourceOf ?? ((id: string) => id);
+  {
     const known = new Set<string>();
     if (bad.length > 0) {
       const res = await tx.query<{ source: string }>(
@@ -64,15 +83,79 @@ export async function ingestMessages(messages: readonly ParsedMessage[], opts: I
         tx,
       );
     }
-    return {
-      messages: messages.length,
-      fresh: fresh.length,
-      duplicates: events.length - fresh.length,
-      deadLettered: bad.length,
-      terms: applied.terms,
-      analyticsTerms: applied.analyticsTerms,
-    };
+  }
+}
+
+/**
+ * The actor path (one vault-term actor per term): ONE transaction appends the batch to the
+ * journal, bumps the journaled count of each term with fresh events and keeps the dead letters;
+ * after it commits, each term's fresh events go to its actor (`system.send`, which waits for room
+ * in a full mailbox) with the count the commit returned. The caller acknowledges its source
+ * after this resolves; the actors' own commits follow (group commit), and a crash in between is
+ * caught up from the journal (term-actor-kind.ts). `analyticsTerms` is empty: the actors queue
+ * and notify analytics themselves.
+ */
+export async function journalAndSend(
+  messages: readonly ParsedMessage[],
+  opts: IngestOptions & { system: Pick<ActorSystem, "send"> },
+): Promise<IngestSummary> {
+  const events: VaultEvent[] = [];
+  const bad: Extract<ParsedMessage, { ok: false }>[] = [];
+  for (const m of messages) {
+    if (m.ok) events.push(m.event);
+    else bad.push(m);
+  }
+  const { fresh, groups, journaled } = await transactionWithDeadLetters(opts.db, opts.deadLetters, async (tx) => {
+    const fresh = await appendEvents(tx, events);
+    const groups = groupByTerm(fresh);
+    const journaled = await bumpJournaled(tx, eventCounts(groups));
+    await recordDeadLetters(tx, bad, opts);
+    return { fresh, groups, journaled };
   });
+  for (const [term, list] of groups) {
+    const body: ApplyBody = { events: list, journaled: journaled.get(term)! };
+    await opts.system.send(VAULT_TERM_ACTOR_KIND, term, APPLY, body);
+  }
+  return {
+    messages: messages.length,
+    fresh: fresh.length,
+    duplicates: events.length - fresh.length,
+    deadLettered: bad.length,
+    terms: [...groups.keys()],
+    analyticsTerms: [],
+  };
+}
+
+/** `journalAndSend` over `lanes` concurrent transactions, events split by the partition of their term. */
+export async function journalAndSendInLanes(
+  messages: readonly ParsedMessage[],
+  opts: IngestOptions & { system: Pick<ActorSystem, "send">; lanes: number },
+): Promise<IngestSummary> {
+  const split = splitLanes(messages, opts.lanes);
+  const results = await Promise.all(split.map((l) => journalAndSend(l, opts)));
+  return merge(messages.length, results);
+}
+
+function splitLanes(messages: readonly ParsedMessage[], lanes: number): ParsedMessage[][] {
+  const n = Math.max(1, Math.floor(lanes));
+  if (n === 1) return [[...messages]];
+  const split: ParsedMessage[][] = Array.from({ length: n }, () => []);
+  for (const m of messages) {
+    const lane = m.ok && m.event.type !== "Generic" ? fnv1a32(m.event.termId) % n : 0;
+    split[lane].push(m);
+  }
+  return split.filter((l) => l.length > 0);
+}
+
+function merge(messages: number, results: readonly IngestSummary[]): IngestSummary {
+  return {
+    messages,
+    fresh: results.reduce((n, r) => n + r.fresh, 0),
+    duplicates: results.reduce((n, r) => n + r.duplicates, 0),
+    deadLettered: results.reduce((n, r) => n + r.deadLettered, 0),
+    terms: [...new Set(results.flatMap((r) => r.terms))],
+    analyticsTerms: [...new Set(results.flatMap((r) => r.analyticsTerms))],
+  };
 }
 
 /**
@@ -83,20 +166,8 @@ export async function ingestMessages(messages: readonly ParsedMessage[], opts: I
  * their events as duplicates, so nothing is counted twice.
  */
 export async function ingestMessagesInLanes(messages: readonly ParsedMessage[], opts: IngestOptions & { lanes: number }): Promise<IngestSummary> {
-  const lanes = Math.max(1, Math.floor(opts.lanes));
-  if (lanes === 1) return ingestMessages(messages, opts);
-  const split: ParsedMessage[][] = Array.from({ length: lanes }, () => []);
-  for (const m of messages) {
-    const lane = m.ok && m.event.type !== "Generic" ? fnv1a32(m.event.termId) % lanes : 0;
-    split[lane].push(m);
-  }
-  const results = await Promise.all(split.filter((l) => l.length > 0).map((l) => ingestMessages(l, opts)));
-  return {
-    messages: messages.length,
-    fresh: results.reduce((n, r) => n + r.fresh, 0),
-    duplicates: results.reduce((n, r) => n + r.duplicates, 0),
-    deadLettered: results.reduce((n, r) => n + r.deadLettered, 0),
-    terms: [...new Set(results.flatMap((r) => r.terms))],
-    analyticsTerms: [...new Set(results.flatMap((r) => r.analyticsTerms))],
-  };
+  const split = splitLanes(messages, opts.lanes);
+  if (split.length === 1) return ingestMessages(split[0], opts);
+  const results = await Promise.all(split.map((l) => ingestMessages(l, opts)));
+  return merge(messages.length, results);
 }

@@ -25,6 +25,8 @@ import { createVaultTermMetrics } from "./metrics.ts";
 import { createVaultTermRedisReader } from "./redis-ingest.ts";
 import { importVaultTermFile, notifyAnalytics, type ImportSummary } from "./service.ts";
 import { tripleAnalyticsKind } from "./triple-analytics-kind.ts";
+import { CATCHUP, catchUpVaultTerms, VAULT_TERM_ACTOR_KIND, vaultTermKind } from "./term-actor-kind.ts";
+import { laggingTerms } from "./term-progress.ts";
 import type { RedisStreamReader } from "../ingress/redis-stream-reader.ts";
 import { progressCheck } from "../../admin/readiness.ts";
 import type { DependencyHealth, ReadinessCheck } from "../../admin/source.ts";
@@ -35,6 +37,8 @@ export { replayVaultTerm, DERIVED_TABLES, type ReplaySummary } from "./replay.ts
 export { importVaultTermFile, importVaultTermLines, notifyAnalytics, type ImportSummary } from "./service.ts";
 export { tripleAnalyticsKind, TRIPLE_ANALYTICS_KIND, TERM_UPDATED } from "./triple-analytics-kind.ts";
 export { processTripleAnalytics } from "./triple-analytics.ts";
+export { vaultTermKind, catchUpVaultTerms, VAULT_TERM_ACTOR_KIND, type VaultTermKindOptions } from "./term-actor-kind.ts";
+export { journalAndSend, journalAndSendInLanes } from "./ingest.ts";
 export { createVaultTermRedisReader } from "./redis-ingest.ts";
 export { parseRedisEntry, parseRindexerMessage } from "./rindexer-entry.ts";
 
@@ -103,6 +107,9 @@ export async function startVaultTerm(opts: StartVaultTermOptions & { startReader
   let reader: RedisStreamReader | null = null;
   let imported: ImportSummary | null = null;
   if (opts.redisUrl) {
+    // One actor per term, the single writer of its rows, fed by the Redis reader (services mode;
+    // embedded mode imports the sample through the direct path and needs no term actors).
+    opts.system.register(vaultTermKind({ partitions, lanes: opts.db.dialect === "pglite" ? 1 : Math.min(4, Math.max(1, opts.config.workers)) }));
     reader = createVaultTermRedisReader({
       db: opts.db,
       deadLetters: opts.deadLetters,
@@ -119,17 +126,31 @@ export async function startVaultTerm(opts: StartVaultTermOptions & { startReader
       metrics,
       breakers,
       lanes: opts.config.workers,
+      system: opts.system,
       onCommitted: (summary) => notifyAnalytics(opts.system, summary.analyticsTerms, partitions),
     });
-    if (opts.startReader !== false) reader.start();
+    if (opts.startReader !== false) {
+      // Terms left behind by a crash between a journal commit and the actors' commit.
+      const behind = await catchUpVaultTerms(opts.db, opts.system);
+      if (behind > 0) opts.log?.info({ terms: behind }, "vault-term: catching up terms behind the journal");
+      reader.start();
+    }
   } else if (opts.importSample !== false) {
     imported = await importVaultTermFile(opts.config.sampleFile ?? BUNDLED_SAMPLE, { db: opts.db, deadLetters: opts.deadLetters, system: opts.system, partitions });
     opts.log?.info(imported, "vault-term: sample events imported");
   }
 
+  // Terms behind the journal with the same journaled count at two sweeps in a row are not just
+  // waiting for a message in flight: tell them to catch up (lost message, failed group commit).
+  let behindBefore = new Map<string, number>();
   const sweep = async () => {
     const res = await opts.db.query<{ term_id: string }>("SELECT term_id FROM term_update_queue WHERE processed_at IS NULL LIMIT 100000");
     notifyAnalytics(opts.system, res.rows.map((r) => r.term_id), partitions);
+    const behind = reader ? await laggingTerms(opts.db) : new Map<string, number>();
+    for (const [term, journaled] of behind) {
+      if (behindBefore.get(term) === journaled) await opts.system.send(VAULT_TERM_ACTOR_KIND, term, CATCHUP, { journaled });
+    }
+    behindBefore = behind;
     return res.rows.length;
   };
   const every = opts.sweepEveryMs ?? 30_000;

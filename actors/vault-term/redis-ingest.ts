@@ -1,7 +1,8 @@
 /**
  * vault-term ingress from rindexer's Redis streams: a RedisStreamReader whose batches go through
- * the rindexer parser and the vault-term write path (journal + apply + dead letters in one
- * transaction); the reader acknowledges the entries after that commit. Message ids are
+ * the rindexer parser and the vault-term write path — with `system`, the journal (+ dead letters)
+ * in one transaction and then the fresh events to the term actors; without, journal + apply in
+ * one transaction; the reader acknowledges the entries after that commit. Message ids are
  * `<stream>/<redisId>` (`-<index>` per array element); dead letters have source `redis:<id>`.
  */
 import type { Logger } from "pino";
@@ -11,7 +12,8 @@ import type { Clock } from "../../supervisors/clock.ts";
 import { errorMessage } from "../../protocols/errors.ts";
 import { RedisStreamReader, type StreamEntry } from "../ingress/redis-stream-reader.ts";
 import { fieldsToRecord, parseRedisEntry } from "./rindexer-entry.ts";
-import { ingestMessagesInLanes, VAULT_TERM_KIND, type IngestSummary } from "./ingest.ts";
+import { ingestMessagesInLanes, journalAndSendInLanes, VAULT_TERM_KIND, type IngestSummary } from "./ingest.ts";
+import type { ActorSystem } from "../../supervisors/actor-system.ts";
 import type { CircuitBreaker } from "./circuit-breaker.ts";
 import type { VaultTermMetrics } from "./metrics.ts";
 
@@ -29,6 +31,12 @@ export interface VaultTermRedisOptions {
   clock?: Clock;
   log?: Logger;
   metrics?: VaultTermMetrics;
+  /**
+   * The actor path: batches are journaled, then each term's fresh events are sent to its
+   * vault-term actor (which must be registered on this system: `vaultTermKind`). Without it, the
+   * direct path journals and applies in one transaction (per-term advisory locks).
+   */
+  system?: Pick<ActorSystem, "send">;
   /** Concurrent transactions per batch, events split by term partition (WORKERS; default 1). */
   lanes?: number;
   /** `redis` guards the stream reads, `postgres` the batch commits. */
@@ -53,7 +61,8 @@ export function createVaultTermRedisReader(opts: VaultTermRedisOptions): RedisSt
     async handle(batch: StreamEntry[]) {
       const started = performance.now();
       const messages = batch.flatMap((e) => parseRedisEntry(`${e.stream}/${e.id}`, e.fields));
-      const summary = await ingestMessagesInLanes(messages, { db: opts.db, deadLetters: opts.deadLetters, sourceOf: (id) => `redis:${id}`, lanes: opts.lanes ?? 1 });
+      const common = { db: opts.db, deadLetters: opts.deadLetters, sourceOf: (id: string) => `redis:${id}`, lanes: opts.lanes ?? 1 };
+      const summary = opts.system ? await journalAndSendInLanes(messages, { ...common, system: opts.system }) : await ingestMessagesInLanes(messages, common);
       opts.metrics?.batch(summary, (performance.now() - started) / 1000);
       await opts.onCommitted?.(summary);
     },

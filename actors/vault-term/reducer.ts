@@ -207,6 +207,16 @@ function applyTriple(state: TermState, e: TripleCreated, changes: TermChanges) {
 export function reduceTerm(input: TermState, events: readonly TermEvent[]): { state: TermState; changes: TermChanges } {
   const state = cloneState(input);
   const changes = noChanges();
+  reduceTermInto(state, events, changes);
+  return { state, changes };
+}
+
+/**
+ * The same, in place: `state` is modified and what changed is added to `changes` (a resident
+ * term actor accumulates them until its next group commit; cloning a term with many positions
+ * per message would cost O(positions)).
+ */
+export function reduceTermInto(state: TermState, events: readonly TermEvent[], changes: TermChanges): void {
   for (const e of events) {
     switch (e.type) {
       case "Deposited":
@@ -235,5 +245,4 @@ export function reduceTerm(input: TermState, events: readonly TermEvent[]): { st
   }
   // Triple analytics read vaults of pro and counter terms: poke them when those vaults moved.
   if (changes.vaults.size > 0 && state.term?.type === "Triple") changes.analytics = true;
-  return { state, changes };
 }

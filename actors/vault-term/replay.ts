@@ -6,10 +6,11 @@
  */
 import type { Db } from "../../db/db.ts";
 import { readAllEvents } from "./event-journal.ts";
-import { applyTermGroups, groupByTerm } from "./apply.ts";
+import { applyTermGroups, eventCounts, groupByTerm } from "./apply.ts";
+import { bumpJournaled } from "./term-progress.ts";
 import { processTripleAnalytics } from "./triple-analytics.ts";
 
-export const DERIVED_TABLES = ["atom", "triple", "position", "vault", "term", "triple_vault", "triple_term", "predicate_object", "subject_predicate", "term_update_queue"] as const;
+export const DERIVED_TABLES = ["atom", "triple", "position", "vault", "term", "triple_vault", "triple_term", "predicate_object", "subject_predicate", "term_update_queue", "vault_term_journaled", "vault_term_applied"] as const;
 
 export interface ReplaySummary {
   events: number;
@@ -24,7 +25,10 @@ export async function replayVaultTerm(db: Db, opts: { termsPerTransaction?: numb
   await db.query(`TRUNCATE ${DERIVED_TABLES.join(", ")}`);
   for (let i = 0; i < groups.length; i += perTx) {
     const chunk = new Map(groups.slice(i, i + perTx));
-    await db.transaction((tx) => applyTermGroups(tx, chunk));
+    await db.transaction(async (tx) => {
+      await bumpJournaled(tx, eventCounts(chunk));
+      await applyTermGroups(tx, chunk);
+    });
   }
   let triples = 0;
   for (;;) {

@@ -19,11 +19,14 @@ const toTs = (param: string) => `to_timestamp(${param}::double precision)`;
 
 type Row = Record<string, unknown>;
 
-/** Load the states of these terms, with the positions listed in `positions` (term → keys). */
+/**
+ * Load the states of these terms, with the positions listed in `positions` (term → keys), or
+ * with every position of the terms (`"all"`: a resident term actor keeps them all).
+ */
 export async function loadTermStates(
   db: Queryable,
   termIds: readonly string[],
-  positions: ReadonlyMap<string, readonly { accountId: string; curveId: string }[]>,
+  positions: ReadonlyMap<string, readonly { accountId: string; curveId: string }[]> | "all",
 ): Promise<Map<string, TermState>> {
   const states = new Map<string, TermState>();
   for (const id of termIds) states.set(id, emptyTermState(id));
@@ -103,21 +106,26 @@ export async function loadTermStates(
   const acc: string[] = [];
   const term: string[] = [];
   const curve: string[] = [];
-  for (const [termId, keys] of positions) {
-    for (const k of keys) {
-      acc.push(k.accountId);
-      term.push(termId);
-      curve.push(k.curveId);
+  if (positions !== "all") {
+    for (const [termId, keys] of positions) {
+      for (const k of keys) {
+        acc.push(k.accountId);
+        term.push(termId);
+        curve.push(k.curveId);
+      }
     }
   }
-  if (acc.length > 0) {
-    const res = await db.query<Row>(
-      `SELECT p.account_id, p.term_id, p.curve_id, p.shares::text AS shares,
+  const positionCols = `p.account_id, p.term_id, p.curve_id, p.shares::text AS shares,
               p.total_deposit_assets_after_total_fees::text AS dep, p.total_redeem_assets_for_receiver::text AS red,
               p.last_deposit_block::text AS db, p.last_deposit_log_index::text AS dl,
               p.last_redeem_block::text AS rb, p.last_redeem_log_index::text AS rl,
               p.last_shares_event_block::text AS sb, p.last_shares_event_log_index::text AS sl,
-              ${ts("p.created_at", "created_at")}, ${ts("p.updated_at", "updated_at")}
+              ${ts("p.created_at", "created_at")}, ${ts("p.updated_at", "updated_at")}`;
+  if (positions === "all" || acc.length > 0) {
+    const res = positions === "all"
+      ? await db.query<Row>(`SELECT ${positionCols} FROM position p WHERE p.term_id = ANY($1::text[])`, [ids])
+      : await db.query<Row>(
+      `SELECT ${positionCols}
          FROM unnest($1::text[], $2::text[], $3::text[]) AS k(account_id, term_id, curve_id)
          -- LATERAL: one primary-key lookup per key (a join would hash the whole table).
          CROSS JOIN LATERAL (SELECT * FROM position q

@@ -1,13 +1,15 @@
 /**
  * Benchmark (not a test): EVENTS rindexer events over ~TERMS terms written to a Redis stream, then
- * consumed by READERS readers of one consumer group, each batch written over LANES concurrent
- * transactions split by term partition (journal + term aggregates + analytics queue in
- * one transaction per batch, XACK after commit) with the triple-analytics partition actors fed by
- * term-updated messages, until every table is consistent (stream drained, analytics queue empty).
+ * consumed by READERS readers of one consumer group: each batch is journaled over LANES concurrent
+ * transactions split by term partition (event rows + journaled counts, XACK after commit), its
+ * fresh events sent to the vault-term actors (one per term, resident state, group commit over
+ * LANES commit lanes), which queue and tell the triple-analytics partition actors, until every
+ * table is consistent (stream drained, every term applied up to the journal, analytics queue empty).
+ * `path=direct` measures the earlier path instead (journal + apply in one transaction, advisory locks).
  * Beside it, the raw ceiling measured in the same run: the same event rows inserted into the
  * event tables of a fresh database in multi-row batches with ON CONFLICT DO NOTHING over the same
  * number of connections, no other logic.
- * Run: `npx tsx test/bench/vault-term.bench.ts [events=200000] [terms=20000] [lanes=4] [batch=2000] [readers=1] [analytics=on|off]`
+ * Run: `npx tsx test/bench/vault-term.bench.ts [events=200000] [terms=20000] [lanes=4] [batch=2000] [readers=1] [analytics=on|off] [path=actors|direct] [actorLanes=2]`
  */
 import process from "node:process";
 import { Redis } from "ioredis";
@@ -21,6 +23,8 @@ import { generateEvents } from "../../samples/vault-term/generate-events.ts";
 import { createVaultTermRedisReader } from "../../actors/vault-term/redis-ingest.ts";
 import { notifyAnalytics } from "../../actors/vault-term/service.ts";
 import { tripleAnalyticsKind } from "../../actors/vault-term/triple-analytics-kind.ts";
+import { vaultTermKind } from "../../actors/vault-term/term-actor-kind.ts";
+import { laggingTerms } from "../../actors/vault-term/term-progress.ts";
 import { parseRindexerMessage } from "../../actors/vault-term/rindexer-entry.ts";
 import { appendEvents } from "../../actors/vault-term/event-journal.ts";
 import type { VaultEvent } from "../../actors/vault-term/events.ts";
@@ -32,6 +36,8 @@ const READERS = Number(process.argv[6] ?? 1);
 /** `off` measures ingest alone (the analytics queue is cleared at the end instead of processed). */
 const ANALYTICS = (process.argv[7] ?? "on") !== "off";
 const BATCH = Number(process.argv[5] ?? 2000);
+const DIRECT = (process.argv[8] ?? "actors") === "direct";
+const ACTOR_LANES = Number(process.argv[9] ?? 2);
 const say = (line: string) => process.stderr.write(line + "\n");
 
 const atoms = Math.round(TERMS * 0.4);
@@ -58,14 +64,44 @@ try {
 
   // Strata end to end.
   const deadLetters = new DeadLetterStore(live.db, { log });
-  const system = new ActorSystem({ db: live.db, log, deadLetters });
+  const timing = { reader: 0, actors: 0 };
+  const perStatement = new Map<string, number>();
+  const timed = (name: keyof typeof timing): typeof live.db => ({
+    ...live.db,
+    dialect: live.db.dialect,
+    query: (sql, params) => live.db.query(sql, params),
+    close: () => live.db.close(),
+    transaction: async (fn) => {
+      const t = performance.now();
+      try {
+        return await live.db.transaction((tx) =>
+          fn({
+            query: async (sql: string, params?: unknown[]) => {
+              const t0 = performance.now();
+              try {
+                return await tx.query(sql, params);
+              } finally {
+                const key = `${name} ${sql.replace(/\s+/g, " ").slice(0, 40)}`;
+                perStatement.set(key, (perStatement.get(key) ?? 0) + performance.now() - t0);
+              }
+            },
+          } as typeof tx),
+        );
+      } finally {
+        timing[name] += performance.now() - t;
+      }
+    },
+  });
+  const system = new ActorSystem({ db: timed("actors"), log, deadLetters });
   const lags: number[] = [];
   system.register(tripleAnalyticsKind({ onCommitted: (l) => lags.push(...l) }));
+  system.register(vaultTermKind({ lanes: ACTOR_LANES, analytics: ANALYTICS }));
   await system.start();
   const group = uniqueName("g");
   const readers = Array.from({ length: READERS }, (_, i) =>
     createVaultTermRedisReader({
-      db: live.db, deadLetters, redisUrl: testEnv.redisUrl, streams: [stream], group, consumer: `reader-${i}`, batchSize: BATCH, batchTimeoutMs: 50, log, lanes: LANES,
+      db: timed("reader"), deadLetters, redisUrl: testEnv.redisUrl, streams: [stream], group, consumer: `reader-${i}`, batchSize: BATCH, batchTimeoutMs: 50, log, lanes: LANES,
+      system: DIRECT ? undefined : system,
       onCommitted: (s) => (ANALYTICS ? notifyAnalytics(system, s.analyticsTerms) : undefined),
     }),
   );
@@ -79,7 +115,16 @@ try {
     `SELECT ((SELECT count(*) FROM deposited_events) + (SELECT count(*) FROM redeemed_events) + (SELECT count(*) FROM share_price_changed_events)
            + (SELECT count(*) FROM atom_created_events) + (SELECT count(*) FROM triple_created_events))::text AS n`,
   );
-  if (Number(counted.rows[0].n) !== messages.length || queued.rows[0].n !== "0") throw new Error(`inconsistent: ${counted.rows[0].n} events, ${queued.rows[0].n} queued`);
+  const behind = (await laggingTerms(live.db)).size;
+  if (Number(counted.rows[0].n) !== messages.length || queued.rows[0].n !== "0" || behind !== 0) {
+    throw new Error(`inconsistent: ${counted.rows[0].n} events, ${queued.rows[0].n} queued, ${behind} terms behind the journal`);
+  }
+  for (const k of ["vault-term", "vault-term-analytics"]) {
+    const st = system.stats(k) as unknown as { commits: number; activations: number; processed: number };
+    say(`${k}: ${st.processed} messages, ${st.activations} activations, ${st.commits} commits`);
+  }
+  for (const [k, ms] of [...perStatement].sort((a, b) => b[1] - a[1])) say(`  ${(ms / 1000).toFixed(2)} s ${k}`);
+  say(`transaction time: reader ${(timing.reader / 1000).toFixed(1)} s, actors ${(timing.actors / 1000).toFixed(1)} s`);
   for (const r of readers) await r.stop();
   await system.stop();
   const endToEnd = messages.length / seconds;
