@@ -9,7 +9,6 @@
  *    background after start (re-importing on a later start changes nothing: the journal dedupes);
  *  - the periodic analytics sweep of `startVaultTerm`.
  */
-import { access } from "node:fs/promises";
 import { BUNDLED_SAMPLE, importVaultTermFile, startVaultTerm, TRIPLE_ANALYTICS_KIND, vaultTermConfig } from "../../actors/vault-term/mod.ts";
 import type { ImportSummary } from "../../actors/vault-term/mod.ts";
 import { maskUrlPassword } from "../../config/fields.ts";
@@ -18,15 +17,8 @@ import type { ReadinessCheck } from "../../admin/source.ts";
 import { redisProbe } from "../dependency-health.ts";
 import type { DependencyProbe } from "../dependency-health.ts";
 import type { HostContext, KindModule, RunningKind } from "../kind-module.ts";
+import { pathExists } from "./path-exists.ts";
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export const vaultTermModule: KindModule = {
   kind: "vault-term",
@@ -60,7 +52,7 @@ export const vaultTermModule: KindModule = {
       summary = `vault-term: reading Redis streams ${settings.redisStreams.join(",")} at ${url} (group ${settings.consumerGroup})`;
     } else {
       const file = settings.sampleFile ?? BUNDLED_SAMPLE;
-      if (await exists(file)) {
+      if (await pathExists(file)) {
         const s = { file, done: false, result: null as ImportSummary | null, error: null as string | null, promise: Promise.resolve() };
         s.promise = importVaultTermFile(file, { db, deadLetters, system, partitions: config.partitions }).then(
           (result) => {

@@ -9,7 +9,6 @@
  *  - payments (supervisors/kinds/payments.ts) run beside it.
  * Ingest never pays: the sensor only journals and lets the partition actors catch up.
  */
-import { access } from "node:fs/promises";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { workerPartitionSettings } from "../../actors/worker-partition/config.ts";
 import type { WorkerPartitionConfig } from "../../actors/worker-partition/config.ts";
@@ -25,18 +24,11 @@ import type { ReadinessCheck } from "../../admin/source.ts";
 import { s3Probe } from "../dependency-health.ts";
 import type { DependencyProbe } from "../dependency-health.ts";
 import type { HostContext, KindModule, RunningKind } from "../kind-module.ts";
+import { pathExists } from "./path-exists.ts";
 import { startPayments } from "./payments.ts";
 import { paymentsRoutes } from "../../admin/payments-routes.ts";
 import type { RunningPayments } from "./payments.ts";
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export const workerPartitionModule: KindModule = {
   kind: "worker-partition",
@@ -61,7 +53,7 @@ export const workerPartitionModule: KindModule = {
       await ensureBucket(client, settings.s3.bucket);
       await ensureBucket(client, settings.s3.metricsBucket);
       if (settings.s3.archiveBucket) await ensureBucket(client, settings.s3.archiveBucket);
-      if (await exists(SAMPLES_DIR)) {
+      if (await pathExists(SAMPLES_DIR)) {
         uploaded = (await uploadSampleEvents(client, settings.s3.bucket)).length;
         summary += `, ${uploaded} bundled sample files uploaded`;
       } else {
