@@ -5,6 +5,8 @@
  * JSON parse of the same files only, with the sensor's GET concurrency (and one at a time, for reference).
  * Run: `npx tsx test/bench/worker-partition.bench.ts [files=250] [events=1000]`
  * Prints `name: value unit` lines; the ratio on the line ending in `.ratio`.
+ * With `PROFILE=1`, also the database time per statement (first words of the SQL), summed over
+ * the ingest (`worker-partition.sql.<n>: <ms> ms` lines, then the statements).
  */
 import process from "node:process";
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
@@ -21,6 +23,7 @@ import { createWorkerPartitionKind } from "../../actors/worker-partition/kind.ts
 import { journalTailOf, workerPartitionIngestDeps } from "../../actors/worker-partition/wire.ts";
 import { fetchAhead } from "../../actors/ingress/s3-sensor.ts";
 import { requirePartition } from "../../actors/worker-partition/partitions.ts";
+import type { Db, Queryable } from "../../db/db.ts";
 
 const FILES = Number(process.argv[2] ?? 250);
 const EVENTS = Number(process.argv[3] ?? 1000);
@@ -54,8 +57,38 @@ function fileBody(f: number): string {
   return JSON.stringify(out, null, 2);
 }
 
+/** Time spent per statement (keyed by its first words) while `profiling`. */
+const profile = new Map<string, { ms: number; calls: number }>();
+let profiling = false;
+function timed(q: Queryable): Queryable {
+  return {
+    async query(sql, params) {
+      if (!profiling) return q.query(sql, params);
+      const t = performance.now();
+      try {
+        return await q.query(sql, params);
+      } finally {
+        const key = sql.replace(/\s+/g, " ").trim().slice(0, 90);
+        const entry = profile.get(key) ?? { ms: 0, calls: 0 };
+        entry.ms += performance.now() - t;
+        entry.calls += 1;
+        profile.set(key, entry);
+      }
+    },
+  } as Queryable;
+}
+function profiled(db: Db): Db {
+  return {
+    dialect: db.dialect,
+    query: timed(db).query,
+    transaction: (fn) => db.transaction((tx) => fn(timed(tx))),
+    close: () => db.close(),
+  };
+}
+
 const s3rver = await startS3rver();
-const database = await createTestDatabase();
+const created = await createTestDatabase();
+const database = process.env.PROFILE === "1" ? { ...created, db: profiled(created.db) } : created;
 const log = pino({ level: "silent" });
 const deadLetters = new DeadLetterStore(database.db, { log });
 const system = new ActorSystem({ db: database.db, clock: systemClock, log, deadLetters });
@@ -97,7 +130,9 @@ try {
     { bucket, maxFilesPerBatch: FILES, intervalMs: 300_000, fetchConcurrency: FETCH_CONCURRENCY },
   );
   t0 = performance.now();
+  profiling = true;
   const batch = await sensor.pollPartition(P);
+  profiling = false;
   const fullS = (performance.now() - t0) / 1000;
   if (!batch || batch.newEvents !== total) throw new Error(`batch ingested ${batch?.newEvents} events, expected ${total}`);
 
@@ -110,6 +145,10 @@ try {
   console.log(`worker-partition.raw_ceiling: ${raw.toFixed(0)} events/s`);
   console.log(`worker-partition.raw_sequential: ${(total / rawSequentialS).toFixed(0)} events/s`);
   console.log(`worker-partition.ratio: ${(full / raw).toFixed(2)} x`);
+  if (profiling === false && profile.size > 0) {
+    const sorted = [...profile.entries()].sort((a, b) => b[1].ms - a[1].ms);
+    sorted.forEach(([sql, e], i) => console.log(`worker-partition.sql.${i}: ${e.ms.toFixed(0)} ms (${e.calls} calls) ${sql}`));
+  }
 } finally {
   await system.stop();
   await database.drop();
