@@ -58,8 +58,12 @@ export interface KindOptions {
    * Group commit: flush when this many actors are dirty or after maxDelayMs. `lanes` (default 1)
    * splits a kind's commits into that many independent committers by partition (partition % lanes),
    * i.e. that many concurrent transactions (2–4 writers suit Postgres; PGlite has one backend).
+   * `windowMs` (default 0 = flush at the end of each burst of work) opts into a commit window on
+   * the injected Clock: dirty actors are flushed when the window elapses or `maxBatch` of them
+   * are dirty, so repeated updates of one actor within a window are saved once. An ask, whenIdle
+   * and stop do not wait for the window (they flush at once).
    */
-  commit: { maxBatch: number; maxDelayMs: number; lanes?: number };
+  commit: { maxBatch: number; maxDelayMs: number; lanes?: number; windowMs?: number };
 }
 
 export interface ActorKind<S, R = unknown> {

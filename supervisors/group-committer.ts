@@ -10,10 +10,17 @@
  * `maxBatch` actors per transaction; when quiet, a message waits for no timer. So the flush
  * happens well before `maxDelayMs` (the documented upper bound) and tests need no clock.
  *
+ * Opt-in commit window (`windowMs` > 0): the first dirty actor of an empty batch opens a window
+ * on the injected clock; the batch is flushed when the window elapses, when `maxBatch` actors are
+ * dirty, when an entry is added with `urgent` (an ask waits), or when `flushNow()` is called
+ * (whenIdle, stop). Repeated updates of one actor within a window fold into one entry, i.e. one
+ * row write. With `windowMs` 0 (the default) the behaviour is the adaptive one above.
+ *
  * One transaction at a time per committer, so one actor's states commit in order. The owner
  * (kind-supervisor.ts) decides what a commit or a failure means for its actors.
  */
 import { setImmediate } from "node:timers";
+import type { Clock, TimerHandle } from "./clock.ts";
 
 export interface CommitEntry<C, S, E> {
   readonly cell: C;
@@ -31,6 +38,10 @@ export interface GroupCommitterOptions<C, S, E> {
   failed(entries: readonly CommitEntry<C, S, E>[], err: unknown): void;
   /** Time source for the commit duration (a Clock's now). */
   now(): number;
+  /** Commit window in ms (default 0: flush at the end of each burst). Needs `clock`. */
+  windowMs?: number;
+  /** Timers of the commit window. */
+  clock?: Pick<Clock, "setTimeout" | "clearTimeout">;
 }
 
 export class GroupCommitter<C, S, E> {
@@ -39,8 +50,14 @@ export class GroupCommitter<C, S, E> {
   private flushing = false;
   private scheduled = false;
   private drainWaiters: (() => void)[] = [];
+  private readonly windowMs: number;
+  private windowTimer: TimerHandle | null = null;
+  /** The accumulating batch must go now (window elapsed, an ask waits, or flushNow). */
+  private due = false;
 
-  constructor(private readonly opts: GroupCommitterOptions<C, S, E>) {}
+  constructor(private readonly opts: GroupCommitterOptions<C, S, E>) {
+    this.windowMs = opts.clock && opts.windowMs && opts.windowMs > 0 ? opts.windowMs : 0;
+  }
 
   /** Actors waiting for the next transaction. */
   get waiting(): number {
@@ -55,7 +72,7 @@ export class GroupCommitter<C, S, E> {
    * Folds a new state (and the effects of the message that produced it) into the actor's entry
    * of the accumulating batch. Returns true when this created a new entry for the actor.
    */
-  add(cell: C, state: S, effects: E | null): boolean {
+  add(cell: C, state: S, effects: E | null, urgent = false): boolean {
     let entry = this.batch.get(cell);
     const created = entry === undefined;
     if (entry === undefined) {
@@ -65,6 +82,8 @@ export class GroupCommitter<C, S, E> {
       entry.state = state;
     }
     if (effects !== null) entry.effects.push(effects);
+    if (urgent) this.due = true;
+    if (this.windowMs > 0 && this.windowTimer === null && !this.due) this.openWindow();
     this.schedule();
     return created;
   }
@@ -73,6 +92,10 @@ export class GroupCommitter<C, S, E> {
   take(cell: C): CommitEntry<C, S, E> | undefined {
     const entry = this.batch.get(cell);
     if (entry) this.batch.delete(cell);
+    if (this.batch.size === 0) {
+      this.due = false;
+      this.closeWindow();
+    }
     return entry;
   }
 
@@ -81,14 +104,38 @@ export class GroupCommitter<C, S, E> {
     return this.inFlight.some((e) => e.cell === cell);
   }
 
-  /** Resolves when nothing waits and no transaction runs. */
+  /** Flushes the accumulating batch without waiting for the rest of its window. */
+  flushNow(): void {
+    if (this.batch.size === 0) return;
+    this.due = true;
+    this.schedule();
+  }
+
+  /** Resolves when nothing waits and no transaction runs (flushes a windowed batch at once). */
   drain(): Promise<void> {
     if (!this.busy) return Promise.resolve();
+    this.flushNow();
     return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  private openWindow(): void {
+    const clock = this.opts.clock!;
+    this.windowTimer = clock.setTimeout(() => {
+      this.windowTimer = null;
+      if (this.batch.size === 0) return;
+      this.due = true;
+      this.schedule();
+    }, this.windowMs);
+  }
+
+  private closeWindow(): void {
+    if (this.windowTimer !== null) this.opts.clock!.clearTimeout(this.windowTimer);
+    this.windowTimer = null;
   }
 
   private schedule(): void {
     if (this.flushing || this.scheduled) return;
+    if (this.windowMs > 0 && !this.due && this.batch.size < this.opts.maxBatch) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
@@ -108,6 +155,8 @@ export class GroupCommitter<C, S, E> {
       // The common case: take the whole batch and start a fresh map (no delete churn).
       entries = [...this.batch.values()];
       this.batch = new Map();
+      this.due = false;
+      this.closeWindow();
     } else {
       entries = [];
       for (const [cell, entry] of this.batch) {
@@ -131,8 +180,11 @@ export class GroupCommitter<C, S, E> {
     if (ok) this.opts.committed(entries, this.opts.now() - started);
     else this.opts.failed(entries, error);
     entries.length = 0;
-    if (this.batch.size > 0) this.schedule();
-    else this.notifyDrained();
+    if (this.batch.size > 0) {
+      // States added during the transaction opened their own window (or are due already).
+      if (this.windowMs > 0 && this.windowTimer === null && !this.due) this.openWindow();
+      this.schedule();
+    } else this.notifyDrained();
   }
 
   private notifyDrained(): void {

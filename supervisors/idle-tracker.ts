@@ -9,6 +9,14 @@ export class IdleTracker {
   private outstanding = 0;
   private waiters: (() => void)[] = [];
   private checking = false;
+  private awaitingCount = 0;
+  /** Run when someone starts awaiting idle (a kind with a commit window flushes at once then). */
+  readonly onAwait = new Set<() => void>();
+
+  /** How many `whenIdle()` calls are waiting now. */
+  get awaiting(): number {
+    return this.awaitingCount;
+  }
 
   get count(): number {
     return this.outstanding;
@@ -25,8 +33,13 @@ export class IdleTracker {
   }
 
   whenIdle(): Promise<void> {
-    return new Promise((resolve) => {
-      this.waiters.push(resolve);
+    this.awaitingCount++;
+    for (const hook of this.onAwait) hook();
+    return new Promise<void>((resolve) => {
+      this.waiters.push(() => {
+        this.awaitingCount--;
+        resolve();
+      });
       this.check();
     });
   }

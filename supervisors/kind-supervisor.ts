@@ -176,6 +176,9 @@ export class KindSupervisor<S> {
   private readonly committers: GroupCommitter<Cell<S>, S, Effects>[];
   private readonly loader: BatchLoader<S>;
   private sweepTimer: TimerHandle | null = null;
+  /** Set when the kind has a commit window (`commit.windowMs` > 0). */
+  private readonly windowed: boolean;
+  private readonly flushOnIdle: () => void;
   private stopped = false;
   private readonly counters = {
     processed: 0,
@@ -196,18 +199,27 @@ export class KindSupervisor<S> {
   ) {
     this.options = resolveKindOptions(kind.options);
     const lanes = Math.max(1, Math.floor(this.options.commit.lanes ?? 1));
+    const windowMs = Math.max(0, this.options.commit.windowMs ?? 0);
     this.committers = Array.from(
       { length: lanes },
       () =>
         new GroupCommitter<Cell<S>, S, Effects>({
           maxBatch: this.options.commit.maxBatch,
           now: () => deps.clock.now(),
+          windowMs,
+          clock: deps.clock,
           save: (entries) => deps.db.transaction((tx) => kind.save(tx, entries.map((e) => ({ entityId: e.cell.id, state: e.state })))),
           committed: (entries, ms) => this.committed(entries, ms),
           failed: (entries, err) => this.commitFailed(entries, err),
         }),
     );
     this.loader = new BatchLoader<S>((ids) => kind.load(deps.db, ids), this.options.commit.maxBatch);
+    this.flushOnIdle = () => {
+      for (const c of this.committers) c.flushNow();
+    };
+    this.windowed = windowMs > 0;
+    // Someone awaiting whenIdle never waits for a commit window (a SimulatedClock may never reach it).
+    if (this.windowed) deps.idle.onAwait.add(this.flushOnIdle);
   }
 
   get name(): string {
@@ -380,6 +392,7 @@ export class KindSupervisor<S> {
       for (const d of cell.mailbox.drain()) this.finishRejected(d, new ActorResetError(`actor system stopped before ${this.name}/${cell.id} processed ${d.env.type}`));
     }
     await Promise.all(this.committers.map((c) => c.drain()));
+    this.deps.idle.onAwait.delete(this.flushOnIdle);
   }
 
   // ——— processing ———
@@ -567,7 +580,9 @@ export class KindSupervisor<S> {
   }
 
   private enqueueCommit(cell: Cell<S>, state: S, fx: Effects | null): void {
-    if (this.committers[cell.lane].add(cell, state, fx)) cell.pending++;
+    // An ask (or someone awaiting whenIdle) does not wait for the commit window.
+    const urgent = this.windowed && (fx?.delivery?.reply !== undefined || this.deps.idle.awaiting > 0);
+    if (this.committers[cell.lane].add(cell, state, fx, urgent)) cell.pending++;
   }
 
   private committed(entries: readonly Entry<S>[], ms: number): void {

@@ -9,7 +9,9 @@
  * (`apply` {events, journaled}). The actor keeps its term state resident (loaded once, many ids
  * per query), applies the pure reducer in place, and the runtime's group commit writes many
  * terms at once (`save`: one multi-row upsert per table, keys sorted, with each term's applied
- * count and its analytics queue row in the same transaction), over `commit.lanes` lanes.
+ * count and its analytics queue row in the same transaction), over `commit.lanes` lanes, once
+ * per commit window (`commitWindowMs`, default 500 ms): a term touched by many reader batches in
+ * a window is written once. The journal commit and the reader's ack never wait for the window.
  *
  * Catch-up (spine rule 1): the state records how many of the term's journal events it has
  * applied. A message is applied as is only when applied + |new events| equals the journaled
@@ -68,11 +70,20 @@ export interface VaultTermKindOptions {
   partitions?: number;
   /** Concurrent group-commit transactions (default 1; 2–4 on a Postgres server, 1 on PGlite). */
   lanes?: number;
-  /** Actors per group-commit transaction (default 2000). */
+  /** Actors per group-commit transaction (default 10,000: a window holds several reader batches). */
   maxBatch?: number;
   /** Resident cap (default 1,000,000: a term's state is small). */
   maxResident?: number;
+  /**
+   * Commit window in ms (default 500; 0 = commit at the end of each burst): a term's rows are
+   * written once per window however many reader batches touched it. Only the term state's commit
+   * waits; the reader's journal commit and ack do not (asks and whenIdle do not wait either).
+   */
+  commitWindowMs?: number;
 }
+
+/** Default commit window of the term actors (see docs/vault-term.md, Benchmark). */
+export const VAULT_TERM_COMMIT_WINDOW_MS = 500;
 
 function core(term: TermState, applied: number): TermActorState {
   return { core: { term, applied, dirty: noChanges(), seen: null } };
@@ -97,7 +108,12 @@ export function vaultTermKind(opts: VaultTermKindOptions = {}): ActorKind<TermAc
   const analytics = opts.analytics ?? true;
   const options: Partial<KindOptions> = {
     maxResident: opts.maxResident ?? 1_000_000,
-    commit: { maxBatch: opts.maxBatch ?? 2000, maxDelayMs: 5, lanes: opts.lanes ?? 1 },
+    commit: {
+      maxBatch: opts.maxBatch ?? 10_000,
+      maxDelayMs: 5,
+      lanes: opts.lanes ?? 1,
+      windowMs: opts.commitWindowMs ?? VAULT_TERM_COMMIT_WINDOW_MS,
+    },
   };
   const tellAnalytics = (c: TermActorCore, before: boolean, ctx: ActorContext) => {
     if (analytics && !before && c.dirty.analytics) {
