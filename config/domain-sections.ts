@@ -47,7 +47,6 @@ export const paymentsConfig = defineSection("payments", {
   maxGasPriceWei: field.uint256("MAX_GAS_PRICE_WEI", { default: 5_000_000_000_000n, description: "Gas price ceiling, wei." }),
   gasLimit: field.uint256("GAS_LIMIT", { default: 1_000_000n, description: "Gas limit of a payment transaction." }),
   paymentSensorIntervalSeconds: field.positiveInt("PAYMENT_SENSOR_INTERVAL_SECONDS", { default: 14_400, description: "Payment sensor interval, s." }),
-  dryRun: field.boolean("PAYMENT_PROCESSING_DRY_RUN", { default: false, description: "Plan payments without signing or sending." }),
 });
 
 /** operator: the EigenLayer events database is this kind's journal (domain operator.md). */

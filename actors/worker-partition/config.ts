@@ -1,8 +1,9 @@
 /**
  * Configuration of the worker-partition kind and its S3 sensor, as a config section
  * (config/section.ts). The names are the seed's (domain decision 12), the defaults its code
- * defaults; it replaces the predeclared `worker-partition` section of config/domain-sections.ts
- * with the same keys plus AI_CORRELATION_TTL_SECONDS — pass it to loadConfig({ sections }).
+ * defaults; it extends the predeclared `worker-partition` section of config/domain-sections.ts
+ * (the same keys, declared once there) with AI_CORRELATION_TTL_SECONDS — pass it to
+ * loadConfig({ sections }).
  * Only the config module reads the environment: `workerPartitionSettings(config)` turns the
  * loaded values (and the core S3_ENDPOINT) into typed settings; `parseWorkerPartitionConfig`
  * does the same from a plain map (tests, import). Errors name the key (ConfigError).
@@ -10,20 +11,12 @@
  * the payments section.
  */
 import { field } from "../../config/fields.ts";
+import { workerPartitionConfig as predeclared } from "../../config/domain-sections.ts";
 import { defineSection, loadSection, type SectionValues } from "../../config/section.ts";
 import type { StrataConfig } from "../../config/load-config.ts";
 
 export const workerPartitionSection = defineSection("worker-partition", {
-  s3Bucket: field.string("S3_BUCKET", { default: "open-pool-events", description: "Source bucket of orchestrator event files." }),
-  s3MetricsBucket: field.string("S3_METRICS_BUCKET", { default: "open-pool-metrics", description: "Bucket for worker_summary.json and worker_performance.json." }),
-  s3ArchiveBucket: field.string("S3_ARCHIVE_BUCKET", { description: "Bucket processed files are copied to; unset = no archive." }),
-  s3ArchivePrefix: field.string("S3_ARCHIVE_PREFIX", { default: "archive/", description: "Key prefix of archived files." }),
-  s3Region: field.string("S3_REGION", { default: "us-east-1", description: "Region string sent to the S3 endpoint." }),
-  awsAccessKeyId: field.string("AWS_ACCESS_KEY_ID", { description: "S3 access key id." }),
-  awsSecretAccessKey: field.string("AWS_SECRET_ACCESS_KEY", { secret: true, description: "S3 secret key." }),
-  poolCommissionBps: field.basisPoints("POOL_COMMISSION_RATE", { default: 2500, description: "Pool commission as a decimal (0.25), kept exactly as basis points." }),
-  maxFilesPerBatch: field.positiveInt("MAX_FILES_PER_BATCH", { default: 250, description: "Most S3 files per sensor batch." }),
-  s3SensorIntervalSeconds: field.positiveInt("S3_SENSOR_INTERVAL_SECONDS", { default: 300, description: "S3 sensor polling interval, s." }),
+  ...predeclared.fields,
   aiCorrelationTtlSeconds: field.positiveInt("AI_CORRELATION_TTL_SECONDS", {
     default: 86_400,
     description: "How long (event time) an unmatched AI job waits for its pair before it is reported unattributed.",
