@@ -1,6 +1,7 @@
 /** Db over a pg.Pool (a PostgreSQL server). */
 import pg from "pg";
 import type { Db, Queryable, QueryResult } from "./db.ts";
+import { withArrayLiterals } from "./pg-array-literal.ts";
 
 // NUMERIC, INT8 come back as strings (never through number); timestamptz as Date.
 // A query without parameters may hold several statements (simple protocol, e.g. a migration):
@@ -10,7 +11,7 @@ export function openPgDb(connectionString: string, opts: { max?: number; applica
   // An idle client that errors (server restart) must not crash the process; the next query reconnects.
   pool.on("error", () => {});
   const run = async <R>(client: pg.Pool | pg.PoolClient, sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> => {
-    const answer: pg.QueryResult | pg.QueryResult[] = await client.query(sql, params as unknown[] | undefined);
+    const answer: pg.QueryResult | pg.QueryResult[] = await client.query(sql, withArrayLiterals(params));
     const res = Array.isArray(answer) ? answer[answer.length - 1] : answer;
     return { rows: (res?.rows ?? []) as R[], rowCount: res?.rowCount ?? 0 };
   };

@@ -68,15 +68,25 @@ export function tripleAnalyticsKind(opts: TripleAnalyticsKindOptions = {}): Acto
     async activate(state: TripleAnalyticsState, ctx: ActorContext) {
       const res = await ctx.db.query<{ term_id: string }>("SELECT term_id FROM term_update_queue WHERE processed_at IS NULL");
       const mine = res.rows.map((r) => r.term_id).filter((t) => partitionToken(partitionOf(t, partitions), partitions) === ctx.id);
-      if (mine.length === 0) return state;
-      return { pending: new Set([...state.pending, ...mine]) };
+      for (const term of mine) state.pending.add(term);
+      return state;
     },
     handle(state: TripleAnalyticsState, msg: Envelope) {
+      // In place: a partition's pending set holds thousands of terms, and a copy per message made
+      // the handler quadratic (the runtime detects a change by reference, hence the new wrapper).
       const body = msg.body as { termIds: string[] };
-      return { state: { pending: new Set([...state.pending, ...body.termIds]) } };
+      for (const term of body.termIds) state.pending.add(term);
+      return { state: { pending: state.pending } };
     },
     async save(tx: Queryable, entries: readonly { entityId: string; state: TripleAnalyticsState }[]) {
-      const terms = [...new Set(entries.flatMap((e) => [...e.state.pending]))].sort();
+      // Taken synchronously: handle adds to the same sets while this commits. (A failed commit
+      // reloads the actor, and activate re-reads the queue.)
+      const taken = new Set<string>();
+      for (const e of entries) {
+        for (const term of e.state.pending) taken.add(term);
+        e.state.pending.clear();
+      }
+      const terms = [...taken].sort();
       if (terms.length === 0) return;
       // Queue versions first, vaults after: a term re-queued by a transaction that commits
       // meanwhile keeps its (newer) queue row and is processed again (settleQueue).
@@ -86,9 +96,6 @@ export function tripleAnalyticsKind(opts: TripleAnalyticsKindOptions = {}): Acto
       );
       await recomputeTriples(tx, terms);
       const lag = await settleQueue(tx, queued.rows.map((r) => ({ termId: r.term_id, version: r.version })), (opts.now ?? Date.now)());
-      // Written in this transaction: no longer pending. (A failed commit reloads the actor, and
-      // activate re-reads the queue.)
-      for (const e of entries) e.state.pending.clear();
       opts.onCommitted?.(lag);
     },
   };

@@ -14,6 +14,18 @@ for (const engine of testEngines) {
     assert.equal(r.rows, [{ n: 2 }]);
   });
 
+  t("db - array parameters round trip: quotes, backslashes, commas, braces, the word NULL, empty, null, nested, numbers", async () => {
+    const db = await fx.get();
+    const texts = ['a"b', "c\\d", "e,f", "{g}", "NULL", "null", "", null, " sp ", "ü😀", '\\"'];
+    const r = await db.query<{ v: string | null; n: number }>("SELECT v, n::int AS n FROM unnest($1::text[]) WITH ORDINALITY AS u(v, n) ORDER BY n", [texts]);
+    assert.equal(r.rows.map((x) => x.v), texts);
+    const nums = await db.query<{ a: string[]; b: number[]; c: boolean[]; m: number[][] }>(
+      "SELECT $1::numeric[]::text[] AS a, $2::int[] AS b, $3::boolean[] AS c, $4::int[][] AS m",
+      [[12345678901234567890n, -5, 1.5], [1, null, 3], [true, false], [[1, 2], [3, 4]]],
+    );
+    assert.equal(nums.rows[0], { a: ["12345678901234567890", "-5", "1.5"], b: [1, null, 3], c: [true, false], m: [[1, 2], [3, 4]] });
+  });
+
   t("db - rowCount counts selected, returned and affected rows", async () => {
     const db = await fx.get();
     await db.query("CREATE TABLE t_rows (n int)");

@@ -1,6 +1,7 @@
 /** Pure helpers of the batch statements: JSON text for jsonb, text PostgreSQL refuses, INT8 values. */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { pgArrayLiteral, withArrayLiterals } from "../../db/pg-array-literal.ts";
 import { distinctSorted, int8Text, int8ToNumber, jsonbProblem, jsonText, sanitizeJsonbText, sanitizeText, textProblem } from "../../db/sql.ts";
 
 test("sql - jsonText writes bigints as decimal strings and undefined as null", () => {
@@ -41,3 +42,14 @@ test("sql - distinctSorted gives one of each in a stable order", () => {
 });
 
 test.run();
+
+test("sql - pgArrayLiteral writes what pg writes for text, numbers, null and nested arrays; other elements are left to pg", () => {
+  assert.is(pgArrayLiteral(["a", 'b"c', "d\\e", null, undefined, 7, 8n, true]), '{"a","b\\"c","d\\\\e",NULL,NULL,"7","8","true"}');
+  assert.is(pgArrayLiteral([["x"], []]), '{{"x"},{}}');
+  const withBuffer = [Buffer.from("ab")];
+  assert.is(pgArrayLiteral(withBuffer), withBuffer);
+  const params = [1, ["a"], "s"];
+  assert.equal(withArrayLiterals(params), [1, '{"a"}', "s"]);
+  assert.equal(params, [1, ["a"], "s"], "the caller's parameters are not changed");
+  assert.is(withArrayLiterals(undefined), undefined);
+});
