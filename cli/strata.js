@@ -1,6 +1,7 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=64
 // The `strata` command (package.json "bin"): registers tsx so Node runs the TypeScript sources
-// unchanged, then hands over to cli/main.ts. On Deno: `deno run -A cli/main.ts …`.
+// unchanged, then hands over to cli/main.ts. The young generation is 64 MB (docs/operations.md,
+// "Node heap"). On Deno: `deno run -A cli/main.ts …`.
 import { register } from "tsx/esm/api";
 
 register();

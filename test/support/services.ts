@@ -345,6 +345,9 @@ export async function resolveServices(env: Readonly<Record<string, string | unde
 const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
 
 /** The command that runs a TypeScript file on Node (through tsx) or Deno, from either runtime. */
+/** The young-generation size every Strata Node process runs with. */
+export const NODE_HEAP_FLAG = "--max-semi-space-size=64";
+
 export function runtimeCommand(runtime: "node" | "deno", file: string): [string, ...string[]] {
   const deno = (globalThis as { Deno?: { execPath(): string } }).Deno;
   if (runtime === "deno") {
@@ -352,7 +355,8 @@ export function runtimeCommand(runtime: "node" | "deno", file: string): [string,
     return [deno ? deno.execPath() : fs.existsSync(local) ? local : "deno", "run", "-A", file];
   }
   // Under Deno process.execPath is deno: Node children need `node`.
-  return [deno ? "node" : process.execPath, "--import", "tsx", file];
+  // The heap settings of `npm start` and the image (docs/operations.md, "Node heap").
+  return [deno ? "node" : process.execPath, NODE_HEAP_FLAG, "--import", "tsx", file];
 }
 
 /** The runtime this process runs on. */
