@@ -66,6 +66,11 @@ export interface KindOptions {
   commit: { maxBatch: number; maxDelayMs: number; lanes?: number; windowMs?: number };
 }
 
+/** What a group commit's `save` may hand back: messages sent after its transaction committed. */
+export interface SaveResult {
+  tells?: readonly { kind: string; id: string; type: string; body: unknown }[];
+}
+
 export interface ActorKind<S, R = unknown> {
   readonly kind: string;
   /** Body schema per message type; a body that fails goes to the dead-letter store (InputError). */
@@ -74,8 +79,13 @@ export interface ActorKind<S, R = unknown> {
   initial(entityId: string): S;
   /** Persisted states for these ids (missing ids are new entities). */
   load(db: Queryable, entityIds: readonly string[]): Promise<Map<string, S>>;
-  /** Persist states (and the offsets they include) inside the runtime's transaction. */
-  save(tx: Queryable, entries: readonly { entityId: string; state: S }[]): Promise<void>;
+  /**
+   * Persist states (and the offsets they include) inside the runtime's transaction. It may
+   * return messages to send once that transaction has committed (`SaveResult.tells`): one message
+   * for the whole group instead of one `ctx.tell` per actor (e.g. the changed terms of thousands
+   * of actors to one analytics actor per partition).
+   */
+  save(tx: Queryable, entries: readonly { entityId: string; state: S }[]): Promise<void | SaveResult>;
   /** Called once after load on activation: catch up from the journal since the state's offset. */
   activate?(state: S, ctx: ActorContext): Promise<S>;
   /** Apply one message. Throw InputError for bad input (dead-lettered), anything else is retried. */

@@ -33,8 +33,9 @@ export interface CommitEntry<C, S, E> {
 export interface GroupCommitterOptions<C, S, E> {
   maxBatch: number;
   /** Runs the transaction (save of every entry). Throwing = the whole batch failed. */
-  save(entries: readonly CommitEntry<C, S, E>[]): Promise<void>;
-  committed(entries: readonly CommitEntry<C, S, E>[], ms: number): void;
+  save(entries: readonly CommitEntry<C, S, E>[]): Promise<unknown>;
+  /** `saved` is what save resolved to (the kind's after-commit work, e.g. coalesced tells). */
+  committed(entries: readonly CommitEntry<C, S, E>[], ms: number, saved: unknown): void;
   failed(entries: readonly CommitEntry<C, S, E>[], err: unknown): void;
   /** Time source for the commit duration (a Clock's now). */
   now(): number;
@@ -169,15 +170,16 @@ export class GroupCommitter<C, S, E> {
     const started = this.opts.now();
     let error: unknown = undefined;
     let ok = false;
+    let saved: unknown = undefined;
     try {
-      await this.opts.save(entries);
+      saved = await this.opts.save(entries);
       ok = true;
     } catch (err) {
       error = err;
     }
     this.inFlight = [];
     this.flushing = false;
-    if (ok) this.opts.committed(entries, this.opts.now() - started);
+    if (ok) this.opts.committed(entries, this.opts.now() - started, saved);
     else this.opts.failed(entries, error);
     entries.length = 0;
     if (this.batch.size > 0) {

@@ -17,7 +17,7 @@
  * CommitFailedError (retryable), and their tells/emits are never sent.
  */
 import type { Logger } from "pino";
-import type { ActorContext, ActorKind, DeadLetterSink, KindOptions } from "./actor-kind.ts";
+import type { ActorContext, ActorKind, DeadLetterSink, KindOptions, SaveResult } from "./actor-kind.ts";
 import { DEFAULT_KIND_OPTIONS } from "./actor-kind.ts";
 import type { Clock, TimerHandle } from "./clock.ts";
 import type { Db } from "../db/db.ts";
@@ -209,7 +209,7 @@ export class KindSupervisor<S> {
           windowMs,
           clock: deps.clock,
           save: (entries) => deps.db.transaction((tx) => kind.save(tx, entries.map((e) => ({ entityId: e.cell.id, state: e.state })))),
-          committed: (entries, ms) => this.committed(entries, ms),
+          committed: (entries, ms, saved) => this.committed(entries, ms, saved as SaveResult | void),
           failed: (entries, err) => this.commitFailed(entries, err),
         }),
     );
@@ -585,9 +585,18 @@ export class KindSupervisor<S> {
     if (this.committers[cell.lane].add(cell, state, fx, urgent)) cell.pending++;
   }
 
-  private committed(entries: readonly Entry<S>[], ms: number): void {
+  private committed(entries: readonly Entry<S>[], ms: number, saved: SaveResult | void): void {
     this.counters.commits++;
     this.deps.metrics?.commit?.(this.name, entries.length, ms, true);
+    // The group's own tells first: they are queued before the entries' effects release the idle
+    // count, so whenIdle never sees zero between the commit and these messages.
+    for (const t of saved?.tells ?? []) {
+      try {
+        this.deps.dispatch.tellFromActor(t.kind, t.id, t.type, t.body, null);
+      } catch (err) {
+        this.deps.log.error({ kind: this.name, to: `${t.kind}/${t.id}`, type: t.type, err }, "tell after group commit failed");
+      }
+    }
     for (const entry of entries) {
       for (const fx of entry.effects) this.release(fx);
       // Drop references at once: a released message must not outlive its round (GC: die young).

@@ -23,11 +23,11 @@
  * {journaled} (the sweep, `catchUpVaultTerms`) rebuilds a term that is behind and gets no
  * message.
  */
-import type { ActorContext, ActorKind, KindOptions } from "../../supervisors/actor-kind.ts";
+import type { ActorContext, ActorKind, KindOptions, SaveResult } from "../../supervisors/actor-kind.ts";
 import type { Envelope } from "../../protocols/envelope.ts";
 import type { Queryable } from "../../db/db.ts";
 import { InputError } from "../../protocols/errors.ts";
-import { partitionOf, partitionToken, DEFAULT_PARTITIONS } from "../../protocols/partition.ts";
+import { DEFAULT_PARTITIONS } from "../../protocols/partition.ts";
 import type { TermEvent } from "./events.ts";
 import { eventKey } from "./event-journal.ts";
 import { noChanges, reduceTermInto, type TermChanges } from "./reducer.ts";
@@ -35,7 +35,7 @@ import { emptyTermState, type TermState } from "./term-state.ts";
 import { loadTermStates, saveTermStates } from "./term-store.ts";
 import { laggingTerms, loadApplied, loadJournaled, readTermEvents, setApplied } from "./term-progress.ts";
 import type { ActorSystem } from "../../supervisors/actor-system.ts";
-import { TERM_UPDATED, TRIPLE_ANALYTICS_KIND } from "./triple-analytics-kind.ts";
+import { analyticsTargets, TERM_UPDATED, TRIPLE_ANALYTICS_KIND } from "./triple-analytics-kind.ts";
 
 export const VAULT_TERM_ACTOR_KIND = "vault-term";
 export const APPLY = "apply";
@@ -115,11 +115,6 @@ export function vaultTermKind(opts: VaultTermKindOptions = {}): ActorKind<TermAc
       windowMs: opts.commitWindowMs ?? VAULT_TERM_COMMIT_WINDOW_MS,
     },
   };
-  const tellAnalytics = (c: TermActorCore, before: boolean, ctx: ActorContext) => {
-    if (analytics && !before && c.dirty.analytics) {
-      ctx.tell(TRIPLE_ANALYTICS_KIND, partitionToken(partitionOf(ctx.id, partitions), partitions), TERM_UPDATED, { termIds: [ctx.id] });
-    }
-  };
   return {
     kind: VAULT_TERM_ACTOR_KIND,
     options,
@@ -135,7 +130,6 @@ export function vaultTermKind(opts: VaultTermKindOptions = {}): ActorKind<TermAc
     },
     async handle(state: TermActorState, msg: Envelope, ctx: ActorContext) {
       const c = state.core;
-      const before = c.dirty.analytics;
       if (msg.type === APPLY) {
         const body = msg.body as ApplyBody;
         const keys = new Set<string>();
@@ -160,10 +154,9 @@ export function vaultTermKind(opts: VaultTermKindOptions = {}): ActorKind<TermAc
       } else {
         throw new InputError(`vault-term: unknown message type ${msg.type}`, { code: "unknown_type" });
       }
-      tellAnalytics(c, before, ctx);
       return { state: { core: c } };
     },
-    async save(tx: Queryable, entries: readonly { entityId: string; state: TermActorState }[]) {
+    async save(tx: Queryable, entries: readonly { entityId: string; state: TermActorState }[]): Promise<SaveResult | void> {
       // Snapshot synchronously: the actors keep applying (in place) while this commits.
       const rows: { state: TermState; changes: TermChanges }[] = [];
       const applied = new Map<string, number>();
@@ -186,6 +179,11 @@ export function vaultTermKind(opts: VaultTermKindOptions = {}): ActorKind<TermAc
           [analyticsTerms.sort()],
         );
       }
+      // After the commit, one term-updated per analytics partition for the whole group.
+      if (!analytics || analyticsTerms.length === 0) return;
+      return {
+        tells: [...analyticsTargets(analyticsTerms, partitions)].map(([id, termIds]) => ({ kind: TRIPLE_ANALYTICS_KIND, id, type: TERM_UPDATED, body: { termIds } })),
+      };
     },
   };
 }

@@ -15,7 +15,7 @@ import { DeadLetterStore } from "../../db/dead-letter-store.ts";
 import { lazyDatabase, testEngines } from "../support/databases.ts";
 import { uniqueName } from "../support/env.ts";
 import { createLedgerTable, ledgerKind, newKnobs, persistedEntries, type LedgerKnobs } from "./test-kinds.ts";
-import type { ActorKind, KindOptions } from "../../supervisors/actor-kind.ts";
+import type { ActorKind, KindOptions, SaveResult } from "../../supervisors/actor-kind.ts";
 import type { LedgerState } from "./test-kinds.ts";
 import type { Db } from "../../db/db.ts";
 
@@ -51,7 +51,7 @@ for (const engine of testEngines) {
   });
   const systems: ActorSystem[] = [];
 
-  async function setup(commit: Partial<KindOptions["commit"]>): Promise<Fixture> {
+  async function setup(commit: Partial<KindOptions["commit"]>, afterSave?: (entries: readonly { entityId: string }[]) => SaveResult | void): Promise<Fixture> {
     const db = await fx.get();
     const table = uniqueName("ledger");
     await createLedgerTable(db, table);
@@ -61,9 +61,10 @@ for (const engine of testEngines) {
     const base = ledgerKind({ table, knobs, options: { commit: { maxBatch: 500, maxDelayMs: 5, ...commit } } });
     const counted: ActorKind<LedgerState, unknown> = {
       ...base,
-      save(tx, entries) {
+      async save(tx, entries) {
         saves.push(entries.map((e) => e.entityId));
-        return base.save(tx, entries);
+        await base.save(tx, entries);
+        return afterSave?.(entries);
       },
     };
     const system = new ActorSystem({ db, clock, log, deadLetters: new DeadLetterStore(db) });
@@ -184,6 +185,21 @@ for (const engine of testEngines) {
     await f.system.whenIdle();
     assert.equal(await persistedEntries(f.db, f.table, "from"), [7]);
     assert.equal(await persistedEntries(f.db, f.table, "to"), [7]);
+  });
+
+  t("commit window - the tells a group's save returns are sent once per group, only after its commit", async () => {
+    // Every group but the counter's own tells the counter how many actors it saved.
+    const f = await setup({ windowMs: 500 }, (entries) =>
+      entries.some((e) => e.entityId === "count") ? undefined : { tells: [{ kind: "ledger", id: "count", type: "append", body: { n: entries.length } }] },
+    );
+    for (const id of ["a", "b", "c"]) f.system.tell("ledger", id, "append", { n: 1 });
+    await until(() => f.system.stats("ledger").processed === 3, "three appends processed");
+    await turn();
+    assert.not.ok(f.knobs.handled.includes("count:append"), "nothing is told before the commit");
+    await f.clock.advance(500);
+    await f.system.whenIdle();
+    assert.equal(f.knobs.handled.filter((h) => h === "count:append"), ["count:append"], "one tell for the group of three");
+    assert.equal(await persistedEntries(f.db, f.table, "count"), [3]);
   });
 
   t("commit window - stop commits what waits for the window", async () => {
