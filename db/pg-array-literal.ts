@@ -9,6 +9,12 @@
  * other element (Buffer, Date, object) is returned unchanged for pg to serialise.
  */
 export function pgArrayLiteral(values: readonly unknown[]): string | readonly unknown[] {
+  if (jsonSafe(values)) {
+    // JSON's escapes of `"` and `\` are the array literal's, `null` unquoted is NULL, and
+    // JSON.stringify builds one flat string natively (string concatenation allocated ~5× more).
+    const json = JSON.stringify(values);
+    return "{" + json.slice(1, -1) + "}";
+  }
   let out = "{";
   for (let i = 0; i < values.length; i++) {
     if (i > 0) out += ",";
@@ -28,6 +34,24 @@ export function pgArrayLiteral(values: readonly unknown[]): string | readonly un
     }
   }
   return out + "}";
+}
+
+/** Characters JSON.stringify escapes differently from an array literal (controls, surrogates). */
+const JSON_UNSAFE = /[\u0000-\u001f\ud800-\udfff]/;
+
+/** A flat array of text without control characters or surrogates, finite numbers and nulls. */
+function jsonSafe(values: readonly unknown[]): boolean {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (typeof v === "string") {
+      if (JSON_UNSAFE.test(v)) return false;
+    } else if (typeof v === "number") {
+      if (!Number.isFinite(v)) return false;
+    } else if (v !== null) {
+      return false;
+    }
+  }
+  return true;
 }
 
 /** Parameters with every array parameter as its literal (see pgArrayLiteral). */

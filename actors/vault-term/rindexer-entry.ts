@@ -36,11 +36,29 @@ function asInputError(err: unknown): InputError {
   return err instanceof InputError ? err : new InputError(errorMessage(err), { cause: err });
 }
 
+type RindexerMessage = z.output<typeof messageSchema>;
+
+/** What messageSchema returns for a message it accepts, or null (the schema then gives the error). */
+function wellFormedMessage(message: unknown): RindexerMessage | null {
+  if (typeof message !== "object" || message === null || Array.isArray(message)) return null;
+  const m = message as Record<string, unknown>;
+  const { event_name, event_signature_hash, event_data, network } = m;
+  if (typeof event_name !== "string" || event_name.length === 0) return null;
+  if (event_signature_hash !== undefined && typeof event_signature_hash !== "string") return null;
+  if (network !== undefined && typeof network !== "string") return null;
+  if (typeof event_data !== "object" || event_data === null) return null;
+  const out: RindexerMessage = { event_name } as RindexerMessage;
+  if (event_signature_hash !== undefined) out.event_signature_hash = event_signature_hash;
+  out.event_data = event_data as RindexerMessage["event_data"];
+  if (network !== undefined) out.network = network;
+  return out;
+}
+
 /** Parse one rindexer message object (already JSON-decoded). */
 export function parseRindexerMessage(id: string, message: unknown): ParsedMessage[] {
-  let msg: z.output<typeof messageSchema>;
+  let msg: RindexerMessage;
   try {
-    msg = validate(messageSchema, message, `vault-term message ${id}`);
+    msg = wellFormedMessage(message) ?? validate(messageSchema, message, `vault-term message ${id}`);
   } catch (err) {
     return [{ ok: false, id, error: asInputError(err), payload: message }];
   }

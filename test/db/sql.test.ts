@@ -53,3 +53,13 @@ test("sql - pgArrayLiteral writes what pg writes for text, numbers, null and nes
   assert.equal(params, [1, ["a"], "s"], "the caller's parameters are not changed");
   assert.is(withArrayLiterals(undefined), undefined);
 });
+
+test("sql - pgArrayLiteral's JSON path and its element-wise path agree on what PostgreSQL reads", () => {
+  // Flat text/number/null arrays take JSON.stringify; a control character, a surrogate, a bigint
+  // or undefined takes the element-wise path.
+  assert.is(pgArrayLiteral(["a", 'b"c', "d\\e", null, 7, -1.5]), '{"a","b\\"c","d\\\\e",null,7,-1.5}');
+  assert.is(pgArrayLiteral(["x\ny"]), '{"x\ny"}');
+  assert.is(pgArrayLiteral(["😀"]), '{"😀"}');
+  assert.is(pgArrayLiteral([undefined, 1n]), '{NULL,"1"}');
+  assert.is(pgArrayLiteral([NaN]), '{"NaN"}');
+});
