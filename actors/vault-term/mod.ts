@@ -1,12 +1,12 @@
 /**
  * The vault-term kind's public surface, and `startVaultTerm`: what a host calls to run it.
  *
- * Services mode (a Redis URL): a consumer of REDIS_STREAMS in CONSUMER_GROUP writes batches
- * (journal + term aggregates + analytics queue, one transaction) and acknowledges them after the
- * commit; each commit tells the triple-analytics partition actors (registered on the host's actor
- * system) which terms changed. Embedded mode (no Redis): the bundled sample file (or
- * VAULT_TERM_SAMPLE_FILE) is imported through the same path at start. A sweep on the injected
- * clock re-tells queued terms, so a lost notification only delays analytics.
+ * Both modes register the term actors and the triple-analytics partition actors and catch up
+ * terms left behind the journal. Services mode (a Redis URL): a consumer of REDIS_STREAMS in
+ * CONSUMER_GROUP journals each batch, acknowledges it after the commit and sends each term's
+ * fresh events to its actor. Embedded mode (no Redis): the bundled sample file (or
+ * VAULT_TERM_SAMPLE_FILE) goes through the same journal-and-send path at start. A sweep on the
+ * injected clock re-tells queued analytics terms and terms behind the journal.
  */
 import process from "node:process";
 import { hostname } from "node:os";
@@ -24,8 +24,8 @@ import { CircuitBreaker } from "./circuit-breaker.ts";
 import { createVaultTermMetrics } from "./metrics.ts";
 import { createVaultTermRedisReader } from "./redis-ingest.ts";
 import { importVaultTermFile, notifyAnalytics, type ImportSummary } from "./service.ts";
-import { tripleAnalyticsKind } from "./triple-analytics-kind.ts";
-import { CATCHUP, catchUpVaultTerms, VAULT_TERM_ACTOR_KIND, vaultTermKind } from "./term-actor-kind.ts";
+import { registerVaultTermKinds } from "./register-kinds.ts";
+import { CATCHUP, catchUpVaultTerms, VAULT_TERM_ACTOR_KIND } from "./term-actor-kind.ts";
 import { laggingTerms } from "./term-progress.ts";
 import type { RedisStreamReader } from "../ingress/redis-stream-reader.ts";
 import { progressCheck } from "../../admin/readiness.ts";
@@ -40,6 +40,7 @@ export { processTripleAnalytics } from "./triple-analytics.ts";
 export { vaultTermKind, catchUpVaultTerms, VAULT_TERM_ACTOR_KIND, type VaultTermKindOptions } from "./term-actor-kind.ts";
 export { journalAndSend, journalAndSendInLanes } from "./ingest.ts";
 export { createVaultTermRedisReader } from "./redis-ingest.ts";
+export { registerVaultTermKinds, VAULT_TERM_ACTOR_KINDS } from "./register-kinds.ts";
 export { parseRedisEntry, parseRindexerMessage } from "./rindexer-entry.ts";
 
 export const BUNDLED_SAMPLE = fileURLToPath(new URL("../../samples/vault-term/events.jsonl", import.meta.url));
@@ -94,22 +95,24 @@ export async function startVaultTerm(opts: StartVaultTermOptions & { startReader
   metrics?.breaker("redis", "closed");
   metrics?.breaker("postgres", "closed");
   let analyticsProgressAt: number | null = null;
-  opts.system.register(
-    tripleAnalyticsKind({
-      partitions,
-      onCommitted: (lag) => {
-        metrics?.analyticsLag(lag);
-        analyticsProgressAt = clock.now();
-      },
-    }),
-  );
+  // One actor per term, the single writer of its rows, fed by every ingress (the Redis reader in
+  // services mode, the sample file in embedded mode) through the same journal-and-send path.
+  registerVaultTermKinds(opts.system, {
+    db: opts.db,
+    partitions,
+    workers: opts.config.workers,
+    onAnalyticsCommitted: (lag) => {
+      metrics?.analyticsLag(lag);
+      analyticsProgressAt = clock.now();
+    },
+  });
+  // Terms left behind by a crash between a journal commit and the actors' commit.
+  const behind = await catchUpVaultTerms(opts.db, opts.system);
+  if (behind > 0) opts.log?.info({ terms: behind }, "vault-term: catching up terms behind the journal");
 
   let reader: RedisStreamReader | null = null;
   let imported: ImportSummary | null = null;
   if (opts.redisUrl) {
-    // One actor per term, the single writer of its rows, fed by the Redis reader (services mode;
-    // embedded mode imports the sample through the direct path and needs no term actors).
-    opts.system.register(vaultTermKind({ partitions, lanes: opts.db.dialect === "pglite" ? 1 : Math.min(4, Math.max(1, opts.config.workers)) }));
     reader = createVaultTermRedisReader({
       db: opts.db,
       deadLetters: opts.deadLetters,
@@ -129,14 +132,9 @@ export async function startVaultTerm(opts: StartVaultTermOptions & { startReader
       system: opts.system,
       onCommitted: (summary) => notifyAnalytics(opts.system, summary.analyticsTerms, partitions),
     });
-    if (opts.startReader !== false) {
-      // Terms left behind by a crash between a journal commit and the actors' commit.
-      const behind = await catchUpVaultTerms(opts.db, opts.system);
-      if (behind > 0) opts.log?.info({ terms: behind }, "vault-term: catching up terms behind the journal");
-      reader.start();
-    }
+    if (opts.startReader !== false) reader.start();
   } else if (opts.importSample !== false) {
-    imported = await importVaultTermFile(opts.config.sampleFile ?? BUNDLED_SAMPLE, { db: opts.db, deadLetters: opts.deadLetters, system: opts.system, partitions });
+    imported = await importVaultTermFile(opts.config.sampleFile ?? BUNDLED_SAMPLE, { db: opts.db, deadLetters: opts.deadLetters, system: opts.system });
     opts.log?.info(imported, "vault-term: sample events imported");
   }
 
@@ -146,7 +144,7 @@ export async function startVaultTerm(opts: StartVaultTermOptions & { startReader
   const sweep = async () => {
     const res = await opts.db.query<{ term_id: string }>("SELECT term_id FROM term_update_queue WHERE processed_at IS NULL LIMIT 100000");
     notifyAnalytics(opts.system, res.rows.map((r) => r.term_id), partitions);
-    const behind = reader ? await laggingTerms(opts.db) : new Map<string, number>();
+    const behind = await laggingTerms(opts.db);
     for (const [term, journaled] of behind) {
       if (behindBefore.get(term) === journaled) await opts.system.send(VAULT_TERM_ACTOR_KIND, term, CATCHUP, { journaled });
     }

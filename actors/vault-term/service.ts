@@ -1,9 +1,10 @@
 /**
- * Wiring of the vault-term kind to the actor runtime: after each committed ingest batch the
- * terms queued for analytics are told to their triple-analytics partition actor
- * (`term-updated`), and `importVaultTermLines` / `importVaultTermFile` feed a JSONL file (one
- * rindexer message per line, `strata import vault-term <file>`) through the same parser, journal
- * and actors, returning when every actor is idle.
+ * Wiring of the vault-term kind to the actor runtime: `notifyAnalytics` tells the
+ * triple-analytics partition actors terms to recompute (the sweep), and `importVaultTermLines` /
+ * `importVaultTermFile` feed a JSONL file (one rindexer message per line, `strata import
+ * vault-term <file>`, and embedded mode's sample) through the path the Redis reader uses: the
+ * rindexer parser, the journal (dead letters in its transaction), then each term's fresh events
+ * to its actor; they return when every actor is idle.
  */
 import { readFile } from "node:fs/promises";
 import type { Db } from "../../db/db.ts";
@@ -12,7 +13,7 @@ import type { ActorSystem } from "../../supervisors/actor-system.ts";
 import { DEFAULT_PARTITIONS } from "../../protocols/partition.ts";
 import { InputError } from "../../protocols/errors.ts";
 import { parseRindexerMessage, type ParsedMessage } from "./rindexer-entry.ts";
-import { ingestMessages, type IngestSummary } from "./ingest.ts";
+import { journalAndSendInLanes, type IngestSummary } from "./ingest.ts";
 import { analyticsTargets, TERM_UPDATED, TRIPLE_ANALYTICS_KIND } from "./triple-analytics-kind.ts";
 
 /** Tell each triple-analytics partition actor the terms of its partition. */
@@ -33,8 +34,10 @@ export interface ImportSummary {
 export interface ImportOptions {
   db: Db;
   deadLetters: DeadLetterSink;
-  system: Pick<ActorSystem, "tell" | "whenIdle">;
-  partitions?: number;
+  /** Must have the vault-term kinds registered (`registerVaultTermKinds`). */
+  system: Pick<ActorSystem, "send" | "whenIdle">;
+  /** Concurrent journal transactions per batch (default 1). */
+  lanes?: number;
   /** Lines per transaction (default 1000). */
   batchSize?: number;
   /** Name used in dead-letter sources: `import:<name>:<line>`. */
@@ -64,13 +67,12 @@ export async function importVaultTermLines(lines: readonly string[], opts: Impor
       total.lines += 1;
       parsed.push(...parseLine(lines[i], i + 1, name));
     }
-    const s: IngestSummary = await ingestMessages(parsed, { db: opts.db, deadLetters: opts.deadLetters });
+    const s: IngestSummary = await journalAndSendInLanes(parsed, { db: opts.db, deadLetters: opts.deadLetters, system: opts.system, lanes: opts.lanes ?? 1 });
     total.messages += s.messages;
     total.fresh += s.fresh;
     total.duplicates += s.duplicates;
     total.deadLettered += s.deadLettered;
     for (const t of s.terms) terms.add(t);
-    notifyAnalytics(opts.system, s.analyticsTerms, opts.partitions);
   }
   total.terms = terms.size;
   await opts.system.whenIdle();

@@ -68,7 +68,7 @@ export const importCommand: Command = {
     let result: ImportResult;
     try {
       if (kind === "vault-term") {
-        const s = await importVaultTermFile(path, { db: rt.db, deadLetters: rt.deadLetters, system: rt.system, partitions: config.partitions });
+        const s = await importVaultTermFile(path, { db: rt.db, deadLetters: rt.deadLetters, system: rt.system });
         result = { kind, path, units: s.lines, unitName: "lines", events: s.messages, fresh: s.fresh, duplicates: s.duplicates, deadLettered: s.deadLettered, entities: s.terms, ignored: 0 };
       } else {
         const deps = workerPartitionIngestDeps(rt.system, rt.db, rt.deadLetters);

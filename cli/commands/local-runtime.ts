@@ -19,7 +19,8 @@ import { systemClock } from "../../supervisors/clock.ts";
 import type { Clock } from "../../supervisors/clock.ts";
 import { createMemoryTransport } from "../../supervisors/transport/memory-transport.ts";
 import type { Transport } from "../../supervisors/transport/transport.ts";
-import { tripleAnalyticsKind } from "../../actors/vault-term/triple-analytics-kind.ts";
+import { registerVaultTermKinds } from "../../actors/vault-term/register-kinds.ts";
+import { vaultTermConfig } from "../../actors/vault-term/config.ts";
 import { registerWorkerPartition } from "../../actors/worker-partition/wire.ts";
 import { workerPartitionSettings } from "../../actors/worker-partition/config.ts";
 import { paymentsConfig } from "../../actors/worker-partition/payments/config.ts";
@@ -76,7 +77,7 @@ export async function openLocalRuntime(config: StrataConfig, opts: LocalRuntimeO
   const system = new ActorSystem({ db, transport, clock, log, deadLetters, partitions: config.partitions });
   try {
     for (const kind of opts.kinds) {
-      if (kind === "vault-term") system.register(tripleAnalyticsKind({ partitions: config.partitions }));
+      if (kind === "vault-term") registerVaultTermKinds(system, { db, partitions: config.partitions, workers: config.section(vaultTermConfig).workers });
       else registerWorkerPartition(system, workerPartitionSettings(config), { paymentThresholdWei: config.section(paymentsConfig).paymentThresholdWei });
     }
     await system.start();

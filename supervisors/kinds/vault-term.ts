@@ -1,15 +1,15 @@
 /**
  * The vault-term kind on a host (actors/vault-term/mod.ts `startVaultTerm`):
- *  - registers the `vault-term-analytics` actor kind (one actor per term partition; the term
- *    aggregates themselves are written by the ingest transaction, decision 1 of the kind);
+ *  - registers the `vault-term` actor kind (one actor per term, the single writer of its rows)
+ *    and the `vault-term-analytics` actor kind (one actor per term partition);
  *  - services mode (REDIS_URL): the Redis stream reader on REDIS_STREAMS / CONSUMER_GROUP,
  *    probed with PING in `/health`;
  *  - embedded mode (no REDIS_URL): the bundled sample file `samples/vault-term/events.jsonl`
- *    (or VAULT_TERM_SAMPLE_FILE) imported through the same parser, journal and actors, in the
+ *    (or VAULT_TERM_SAMPLE_FILE) through the Redis reader's journal-and-send path, in the
  *    background after start (re-importing on a later start changes nothing: the journal dedupes);
  *  - the periodic analytics sweep of `startVaultTerm`.
  */
-import { BUNDLED_SAMPLE, importVaultTermFile, startVaultTerm, TRIPLE_ANALYTICS_KIND, vaultTermConfig } from "../../actors/vault-term/mod.ts";
+import { BUNDLED_SAMPLE, importVaultTermFile, startVaultTerm, VAULT_TERM_ACTOR_KINDS, vaultTermConfig } from "../../actors/vault-term/mod.ts";
 import type { ImportSummary } from "../../actors/vault-term/mod.ts";
 import { maskUrlPassword } from "../../config/fields.ts";
 import { progressCheck } from "../../admin/readiness.ts";
@@ -54,7 +54,7 @@ export const vaultTermModule: KindModule = {
       const file = settings.sampleFile ?? BUNDLED_SAMPLE;
       if (await pathExists(file)) {
         const s = { file, done: false, result: null as ImportSummary | null, error: null as string | null, promise: Promise.resolve() };
-        s.promise = importVaultTermFile(file, { db, deadLetters, system, partitions: config.partitions }).then(
+        s.promise = importVaultTermFile(file, { db, deadLetters, system }).then(
           (result) => {
             s.result = result;
             s.done = true;
@@ -105,7 +105,7 @@ export const vaultTermModule: KindModule = {
     };
 
     return {
-      actorKinds: [TRIPLE_ANALYTICS_KIND],
+      actorKinds: [...VAULT_TERM_ACTOR_KINDS],
       summary,
       probes,
       ready,

@@ -93,7 +93,7 @@ test("strata start - embedded host answers /health and /actors, and exits 0 on S
     assert.equal(healthBody.dependencies.map((d) => [d.name, d.ok]), [["pglite", true], ["transport", true], ["s3", true], ["eth-rpc", true]]);
 
     const actors = (await (await fetch(`${s.admin}/actors`)).json()) as { kinds: { kind: string }[] };
-    assert.equal(actors.kinds.map((k) => k.kind).sort(), ["vault-term-analytics", "worker-partition"]);
+    assert.equal(actors.kinds.map((k) => k.kind).sort(), ["vault-term", "vault-term-analytics", "worker-partition"]);
 
     // process.kill, not child.kill: Deno's node:child_process reports a child it signalled itself
     // as killed (code null) even when the child handled the signal and exited 0.

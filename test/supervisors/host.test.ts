@@ -71,7 +71,7 @@ test("host - embedded mode: every dependency healthy, kinds listed, ready answer
     const actors = await getJson(`${host.adminUrl}/actors`);
     assert.is(actors.status, 200);
     const kinds = (actors.body.kinds as { kind: string }[]).map((k) => k.kind).sort();
-    assert.equal(kinds, ["vault-term-analytics", "worker-partition"]);
+    assert.equal(kinds, ["vault-term", "vault-term-analytics", "worker-partition"]);
     assert.equal(host.kinds.map((k) => k.kind), ["worker-partition", "vault-term"]);
     assert.equal(host.services, ["strata-worker-partition", "strata-vault-term"]);
 
@@ -87,6 +87,7 @@ test("host - embedded mode: every dependency healthy, kinds listed, ready answer
       "ingress:payments-schedule",
       "ingress:vault-term-sample",
       "ingress:worker-partition-s3",
+      "kind:vault-term",
       "kind:vault-term-analytics",
       "kind:worker-partition",
     ]);
@@ -193,7 +194,7 @@ test("host - services mode: postgres, nats and redis in use, the Redis reader in
     assert.ok(termId.startsWith("0x"));
 
     const decode = (data: Uint8Array) => JSON.parse(new TextDecoder().decode(data));
-    for (const [kind, actorKind] of [["vault-term", "vault-term-analytics"], ["worker-partition", "worker-partition"]]) {
+    for (const [kind, actorKinds] of [["vault-term", ["vault-term", "vault-term-analytics"]], ["worker-partition", ["worker-partition"]]] as const) {
       const info = decode((await client.request(`$SRV.INFO.strata-${kind}`, new Uint8Array(), { timeoutMs: 5000 })).data);
       assert.is(info.type, "io.nats.micro.v1.info_response");
       assert.is(info.name, `strata-${kind}`);
@@ -204,7 +205,7 @@ test("host - services mode: postgres, nats and redis in use, the Redis reader in
       assert.is(stats.type, "io.nats.micro.v1.stats_response");
       const data = stats.endpoints[0].data;
       assert.equal(data.ownedPartitions, [0, 1, 2, 3, 4, 5, 6, 7]);
-      assert.equal(data.actorKinds, [actorKind]);
+      assert.equal(data.actorKinds, actorKinds);
       for (const key of ["activeActors", "mailboxDepth", "deadLetters", "lag"]) assert.type(data[key], "number", key);
 
       const status = decode((await client.request(`strata.${kind}.status`, new Uint8Array(), { timeoutMs: 5000 })).data);

@@ -9,6 +9,7 @@ import { migrate } from "../../../db/migrate.ts";
 import { DeadLetterStore } from "../../../db/dead-letter-store.ts";
 import { ActorSystem } from "../../../supervisors/actor-system.ts";
 import { importVaultTermLines } from "../../../actors/vault-term/service.ts";
+import { registerVaultTermKinds } from "../../../actors/vault-term/register-kinds.ts";
 import { tripleAnalyticsKind, TRIPLE_ANALYTICS_KIND, TERM_UPDATED, analyticsTargets } from "../../../actors/vault-term/triple-analytics-kind.ts";
 import { ingestMessages } from "../../../actors/vault-term/ingest.ts";
 import { generateEvents } from "../../../samples/vault-term/generate-events.ts";
@@ -29,13 +30,16 @@ for (const engine of testEngines) {
     await reset(db);
     const deadLetters = new DeadLetterStore(db);
     const system = new ActorSystem({ db, deadLetters });
-    system.register(tripleAnalyticsKind());
+    registerVaultTermKinds(system, { db });
     await system.start();
     try {
       const summary = await importVaultTermLines(LINES, { db, deadLetters, system, batchSize: 60, name: "sample.jsonl" });
       assert.is(summary.lines, LINES.length);
       assert.is(summary.fresh, MESSAGES.length);
       assert.is(summary.deadLettered, 2);
+      // Through the term actors (the path the Redis reader takes), not a direct apply.
+      assert.ok(summary.terms > 0 && system.stats("vault-term").processed >= summary.terms, "every term's events went to its actor");
+      assert.is(await count(db, "vault_term_applied"), summary.terms);
       assert.is(await count(db, "term_update_queue"), 0);
       assert.ok((await count(db, "triple_term")) === 14);
       const viaActors = await dumpDerived(db);

@@ -33,6 +33,9 @@ test("embedded - the bundled sample is imported through the actors at start", as
     assert.is(vt.imported!.lines, SAMPLE_LINES.length);
     assert.is(vt.imported!.fresh, SAMPLE_LINES.length);
     assert.is(vt.imported!.deadLettered, 0);
+    // The sample went to the term actors (the Redis reader's path), which wrote the term rows.
+    assert.ok(system.stats("vault-term").processed >= vt.imported!.terms, "every term's events went to its actor");
+    assert.is(await count(fx.db, "vault_term_applied"), vt.imported!.terms);
     assert.is(await count(fx.db, "term_update_queue"), 0);
     assert.is(await count(fx.db, "triple_term"), 15);
     assert.is(await count(fx.db, "term"), 60);
