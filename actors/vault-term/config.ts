@@ -10,5 +10,9 @@ export const vaultTermConfig = defineSection("vault-term", {
   ...predeclared.fields,
   claimIdleMs: field.positiveInt("CLAIM_IDLE_MS", { default: 60_000, description: "Pending stream entries idle this long are claimed (XAUTOCLAIM) from a dead consumer, ms." }),
   analyticsBatchSize: field.positiveInt("ANALYTICS_BATCH_SIZE", { default: 1000, description: "Most queued terms one triple-analytics commit processes." }),
+  concurrentBatches: field.positiveInt("CONCURRENT_BATCHES", {
+    default: 2,
+    description: "Batches one host reads and journals at once: that many consumers of the group (CONSUMER_NAME, then CONSUMER_NAME-2, …).",
+  }),
   sampleFile: field.string("VAULT_TERM_SAMPLE_FILE", { description: "Embedded mode: JSONL of rindexer messages to import at start; unset = the bundled samples/vault-term/events.jsonl." }),
 });

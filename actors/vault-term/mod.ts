@@ -63,7 +63,9 @@ export interface StartVaultTermOptions {
 }
 
 export interface VaultTermComponent {
-  /** The Redis reader (services mode), not started when `startReader: false`. */
+  /** The Redis readers (services mode: CONCURRENT_BATCHES consumers), not started when `startReader: false`. */
+  readonly readers: readonly RedisStreamReader[];
+  /** The first of `readers` (null in embedded mode). */
   readonly reader: RedisStreamReader | null;
   readonly breakers: { redis: CircuitBreaker; postgres: CircuitBreaker };
   /** Embedded mode: what the sample import did. */
@@ -75,6 +77,13 @@ export interface VaultTermComponent {
   /** `/health`: the circuit breakers of this kind's dependencies. */
   dependencies(): DependencyHealth[];
   stop(): Promise<void>;
+}
+
+/** The newest batch of any of the readers (null before the first). */
+export function lastBatchAt(readers: readonly RedisStreamReader[]): number | null {
+  let at: number | null = null;
+  for (const r of readers) if (r.stats.lastBatchAt !== null && (at === null || r.stats.lastBatchAt > at)) at = r.stats.lastBatchAt;
+  return at;
 }
 
 export async function startVaultTerm(opts: StartVaultTermOptions & { startReader?: boolean }): Promise<VaultTermComponent> {
@@ -110,16 +119,22 @@ export async function startVaultTerm(opts: StartVaultTermOptions & { startReader
   const behind = await catchUpVaultTerms(opts.db, opts.system);
   if (behind > 0) opts.log?.info({ terms: behind }, "vault-term: catching up terms behind the journal");
 
-  let reader: RedisStreamReader | null = null;
+  const readers: RedisStreamReader[] = [];
   let imported: ImportSummary | null = null;
   if (opts.redisUrl) {
-    reader = createVaultTermRedisReader({
+    // CONCURRENT_BATCHES consumers of the group on this host: while one batch commits, the next
+    // is read and parsed (one reader waits for its commit before reading again).
+    const base = opts.config.consumerName ?? `consumer-${hostname()}-${process.pid}`;
+    for (let i = 0; i < opts.config.concurrentBatches; i++) {
+      const redisUrl = opts.redisUrl;
+      readers.push(
+        createVaultTermRedisReader({
       db: opts.db,
       deadLetters: opts.deadLetters,
-      redisUrl: opts.redisUrl,
+      redisUrl,
       streams: opts.config.redisStreams,
       group: opts.config.consumerGroup,
-      consumer: opts.config.consumerName ?? `consumer-${hostname()}-${process.pid}`,
+      consumer: i === 0 ? base : `${base}-${i + 1}`,
       batchSize: opts.config.batchSize,
       batchTimeoutMs: opts.config.batchTimeoutMs,
       claimIdleMs: opts.config.claimIdleMs,
@@ -131,8 +146,10 @@ export async function startVaultTerm(opts: StartVaultTermOptions & { startReader
       lanes: opts.config.workers,
       system: opts.system,
       onCommitted: (summary) => notifyAnalytics(opts.system, summary.analyticsTerms, partitions),
-    });
-    if (opts.startReader !== false) reader.start();
+        }),
+      );
+    }
+    if (opts.startReader !== false) for (const r of readers) r.start();
   } else if (opts.importSample !== false) {
     imported = await importVaultTermFile(opts.config.sampleFile ?? BUNDLED_SAMPLE, { db: opts.db, deadLetters: opts.deadLetters, system: opts.system });
     opts.log?.info(imported, "vault-term: sample events imported");
@@ -167,18 +184,19 @@ export async function startVaultTerm(opts: StartVaultTermOptions & { startReader
 
   const breakerDown = (b: CircuitBreaker) => (b.state === "closed" ? undefined : `circuit ${b.name} ${b.state}${b.lastError ? `: ${b.lastError}` : ""}`);
   return {
-    reader,
+    readers,
+    reader: readers[0] ?? null,
     breakers,
     imported,
     sweep,
     async readiness(now = clock.now()) {
       const checks: ReadinessCheck[] = [];
-      if (reader) {
+      if (readers.length > 0) {
         checks.push(
           progressCheck({
             name: "ingress:vault-term-redis",
-            lastProgressAt: reader.stats.lastBatchAt,
-            backlog: await reader.backlog(),
+            lastProgressAt: lastBatchAt(readers),
+            backlog: await readers[0].backlog(),
             expectedWithinMs: Math.max(30_000, opts.config.batchTimeoutMs * 4),
             now,
             down: breakerDown(breakers.redis) ?? breakerDown(breakers.postgres),
@@ -191,13 +209,13 @@ export async function startVaultTerm(opts: StartVaultTermOptions & { startReader
     },
     dependencies() {
       return [breakers.redis, breakers.postgres]
-        .filter((b) => b.name === "postgres" || reader !== null)
+        .filter((b) => b.name === "postgres" || readers.length > 0)
         .map((b) => ({ name: b.name, ok: b.state !== "open", detail: `vault-term circuit ${b.state}${b.lastError ? `: ${b.lastError}` : ""}` }));
     },
     async stop() {
       stopped = true;
       if (timer) clock.clearTimeout(timer);
-      await reader?.stop();
+      for (const r of readers) await r.stop();
     },
   };
 }

@@ -9,7 +9,7 @@
  * Beside it, the raw ceiling measured in the same run: the same event rows inserted into the
  * event tables of a fresh database in multi-row batches with ON CONFLICT DO NOTHING over the same
  * number of connections, no other logic.
- * Run: `npx tsx test/bench/vault-term.bench.ts [events=200000] [terms=20000] [lanes=4] [batch=2000] [readers=1] [analytics=on|off] [path=actors|direct] [actorLanes=2]`
+ * Run: `npx tsx test/bench/vault-term.bench.ts [events=200000] [terms=20000] [lanes=4] [batch=2000] [readers=2] [analytics=on|off] [path=actors|direct] [actorLanes=min(4,lanes)]`
  */
 import process from "node:process";
 import { Redis } from "ioredis";
@@ -32,12 +32,13 @@ import type { VaultEvent } from "../../actors/vault-term/events.ts";
 const EVENTS = Number(process.argv[2] ?? 200_000);
 const TERMS = Number(process.argv[3] ?? 20_000);
 const LANES = Number(process.argv[4] ?? 4);
-const READERS = Number(process.argv[6] ?? 1);
+// Defaults are the product's: CONCURRENT_BATCHES readers (2), WORKERS lanes (4), min(4, WORKERS) actor lanes.
+const READERS = Number(process.argv[6] ?? 2);
 /** `off` measures ingest alone (the analytics queue is cleared at the end instead of processed). */
 const ANALYTICS = (process.argv[7] ?? "on") !== "off";
 const BATCH = Number(process.argv[5] ?? 2000);
 const DIRECT = (process.argv[8] ?? "actors") === "direct";
-const ACTOR_LANES = Number(process.argv[9] ?? 2);
+const ACTOR_LANES = Number(process.argv[9] ?? Math.min(4, LANES));
 const say = (line: string) => process.stderr.write(line + "\n");
 
 const atoms = Math.round(TERMS * 0.4);

@@ -91,4 +91,38 @@ test("services - a Redis stream into PostgreSQL with the seed's metrics", async 
   }
 });
 
+test("services - CONCURRENT_BATCHES consumers of the group share the stream on one host", async () => {
+  const fx = await createTestDatabase();
+  const redis = new Redis(testEnv.redisUrl);
+  const stream = uniqueName("strata_test_rindexer");
+  const group = uniqueName("g");
+  const system = new ActorSystem({ db: fx.db });
+  try {
+    await migrate(fx.db);
+    const pipe = redis.pipeline();
+    for (const line of SAMPLE_LINES) pipe.xadd(stream, "*", "event_data", line);
+    await pipe.exec();
+    const config = loadSection(vaultTermConfig, { flags: {}, env: { REDIS_STREAMS: stream, CONSUMER_GROUP: group, CONSUMER_NAME: "host-a", BATCH_SIZE: "4", BATCH_TIMEOUT_MS: "50" } }).values;
+    assert.is(config.concurrentBatches, 2, "two batches in flight by default");
+    await system.start();
+    const vt = await startVaultTerm({ db: fx.db, deadLetters: new DeadLetterStore(fx.db), system, config, redisUrl: testEnv.redisUrl });
+    assert.is(vt.readers.length, 2);
+    const deadline = Date.now() + 20_000;
+    while (vt.readers.reduce((n, r) => n + r.stats.acked, 0) < SAMPLE_LINES.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await vt.stop();
+    await system.whenIdle();
+    assert.equal(vt.readers.map((r) => r.stats.entries > 0), [true, true], "both consumers read batches");
+    assert.is(vt.readers.reduce((n, r) => n + r.stats.entries, 0), SAMPLE_LINES.length, "every entry read once");
+    const consumers = (await redis.xinfo("CONSUMERS", stream, group)) as unknown[][];
+    assert.equal(consumers.map((c) => String(c[1])).sort(), ["host-a", "host-a-2"]);
+    assert.is(await count(fx.db, "triple_term"), 15);
+    assert.is(await count(fx.db, "term"), 60);
+  } finally {
+    await system.stop();
+    await redis.del(stream);
+    await redis.quit();
+    await fx.drop();
+  }
+});
+
 test.run();
