@@ -8,12 +8,20 @@
  *   locks the partition's head row (`strata_journal_head`) until the caller's transaction ends,
  *   so a later append to that partition waits, and takes its seqs after the earlier commit.
  *   An actor that has applied up to seq N therefore never misses a seq < N committed later.
- *   Two statements per batch whatever its size (lock the heads; insert through `unnest`, the
- *   payloads as ONE jsonb array parameter: no per-element array escaping in the client).
- *   Run it in a READ COMMITTED transaction (the default): the insert's snapshot must start
- *   after the head lock is granted.
+ *   A few short statements per batch whatever its size: lock the heads (returning their seq);
+ *   insert the rows, numbered here, through `unnest` with the payloads as ONE jsonb array
+ *   parameter (no per-element array escaping in the client); advance the heads. The insert is
+ *   optimistic (no key journaled yet, the common case; its unique index check is the dedupe
+ *   probe); when it meets a journaled key it is rolled back to a savepoint and the keys are
+ *   probed in the (kind, natural_key) index first (see appendChecked). Numbering in the client
+ *   keeps the payloads out of the sorts, window and CTEs a single-statement append needed
+ *   (measured: the insert was half of that statement's server time).
+ *   Run it in a READ COMMITTED transaction (the default): the statements after the lock must
+ *   see every append that held the heads before.
  * appendToJournalCounted — the same append, returning only counts and the seq range per
- *   partition (no rows read back: the hot path of ingest).
+ *   partition (no rows read back: the hot path of ingest); prepareJournalAppend +
+ *   appendPreparedCounted split it so that the checks and JSON serialisation run ahead,
+ *   outside the transaction.
  * readJournal — entries after a seq, in seq order; readJournalPayloads — only (seq, payload).
  */
 import { InputError, RetryableError } from "../protocols/errors.ts";
@@ -81,78 +89,56 @@ interface JournalRow {
 
 const COLUMNS = "kind, partition, seq, entity_id, natural_key, event_type, payload, block_number, block_hash, recorded_at";
 
+// Locks the heads of the batch's partitions (creating missing ones) until the transaction ends,
+// and returns their last seq: while the lock is held nobody else can hand out seqs there.
 const LOCK_HEADS = `
 INSERT INTO strata_journal_head (kind, partition)
 SELECT $1::text, p FROM unnest($2::int[]) AS p ORDER BY p
-ON CONFLICT (kind, partition) DO UPDATE SET last_seq = strata_journal_head.last_seq`;
+ON CONFLICT (kind, partition) DO UPDATE SET last_seq = strata_journal_head.last_seq
+RETURNING partition, last_seq`;
 
-// `journaled` probes the unique (kind, natural_key) index once per key of the batch (the LIMIT 1
-// keeps the lateral from being flattened into a join over the kind's rows). Written as
-// a correlated NOT EXISTS against the whole table, the planner (its estimate of the kind's rows
-// stale while ingest appends) hashed EVERY journaled row of the kind per batch, a cost growing
-// with the journal (measured: 50k rows read to dedupe a batch of 5k at 50k journaled).
-// Fresh events (first occurrence of each natural key not yet journaled) are numbered per
-// partition in input order, the heads advance by the count, and the rows are inserted with
-// head + n. No ON CONFLICT: a skipped row would leave a gap, so a natural key that a concurrent
-// transaction journaled under another partition fails the statement (unique violation → retry).
-const INPUT_AND_NUMBERING = `
-WITH input AS (
-  SELECT * FROM ROWS FROM (unnest($2::int[]), unnest($3::text[]), unnest($4::text[]), unnest($5::text[]), jsonb_array_elements($6::jsonb), unnest($7::bigint[]), unnest($8::text[]))
-    WITH ORDINALITY AS t(partition, entity_id, natural_key, event_type, payload, block_number, block_hash, ord)
-),
-journaled AS MATERIALIZED (
-  SELECT j.natural_key
-  FROM unnest($4::text[]) AS k(natural_key)
-  CROSS JOIN LATERAL (SELECT s.natural_key FROM strata_journal s WHERE s.kind = $1 AND s.natural_key = k.natural_key LIMIT 1) AS j
-),
-fresh AS (
-  SELECT DISTINCT ON (i.natural_key) i.*
-  FROM input i
-  WHERE NOT EXISTS (SELECT 1 FROM journaled j WHERE j.natural_key = i.natural_key)
-  ORDER BY i.natural_key, i.ord
-),
-numbered AS (
-  SELECT f.*, row_number() OVER (PARTITION BY f.partition ORDER BY f.ord) AS n FROM fresh f
-),
-counts AS (
-  SELECT partition, max(n) AS added FROM numbered GROUP BY partition
-),
-heads AS (
-  UPDATE strata_journal_head h SET last_seq = h.last_seq + c.added, updated_at = now()
-  FROM counts c
-  WHERE h.kind = $1 AND h.partition = c.partition
-  RETURNING h.partition, h.last_seq - c.added AS base
-)`;
+// The keys of the batch already journaled: one probe of the unique (kind, natural_key) index
+// per key (the LIMIT 1 keeps the lateral from being flattened into a join over the kind's
+// rows). Written as a correlated NOT EXISTS against the whole table, the planner (its estimate
+// of the kind's rows stale while ingest appends) hashed EVERY journaled row of the kind per
+// batch, a cost growing with the journal (measured: 50k rows read to dedupe a batch of 5k at
+// 50k journaled). A separate statement after LOCK_HEADS, so that its snapshot (READ COMMITTED)
+// includes every append that held these heads before us.
+const JOURNALED_KEYS = `
+SELECT j.natural_key
+FROM unnest($2::text[]) AS k(natural_key)
+CROSS JOIN LATERAL (SELECT s.natural_key FROM strata_journal s WHERE s.kind = $1 AND s.natural_key = k.natural_key LIMIT 1) AS j`;
 
-const INSERT_NUMBERED = `
+// Advances the locked heads to the seqs handed out; `last_seq = base` guards the numbering.
+const ADVANCE_HEADS = `
+UPDATE strata_journal_head h SET last_seq = u.last_seq, updated_at = now()
+FROM unnest($2::int[], $3::bigint[], $4::bigint[]) AS u(partition, base, last_seq)
+WHERE h.kind = $1 AND h.partition = u.partition AND h.last_seq = u.base`;
+
+// The fresh rows, numbered by the client, in (partition, seq) order. No ON CONFLICT: a skipped
+// row would leave a gap. A natural key already journaled fails the statement (unique violation):
+// appendChecked then probes the keys and inserts the rest, and a key journaled meanwhile under a
+// partition whose head we do not hold fails that second insert (→ RetryableError, retry).
+const INSERT_ROWS = `
 INSERT INTO strata_journal (kind, partition, seq, entity_id, natural_key, event_type, payload, block_number, block_hash)
-SELECT $1::text, nb.partition, hd.base + nb.n, nb.entity_id, nb.natural_key, nb.event_type, nb.payload, nb.block_number, nb.block_hash
-FROM numbered nb JOIN heads hd ON hd.partition = nb.partition
-ORDER BY nb.partition, nb.n`;
-
-const APPEND = `${INPUT_AND_NUMBERING}
-${INSERT_NUMBERED}
-RETURNING ${COLUMNS}`;
-
-const APPEND_COUNTED = `${INPUT_AND_NUMBERING},
-ins AS (${INSERT_NUMBERED}
-  RETURNING partition, seq)
-SELECT partition, count(*)::int AS n, min(seq) AS first_seq, max(seq) AS last_seq FROM ins GROUP BY partition ORDER BY partition`;
+SELECT $1::text, t.partition, t.seq, t.entity_id, t.natural_key, t.event_type, t.payload, t.block_number, t.block_hash
+FROM ROWS FROM (unnest($2::int[]), unnest($3::bigint[]), unnest($4::text[]), unnest($5::text[]), unnest($6::text[]), jsonb_array_elements($7::jsonb), unnest($8::bigint[]), unnest($9::text[]))
+  AS t(partition, seq, entity_id, natural_key, event_type, payload, block_number, block_hash)`;
 
 /** Why this event cannot be journaled, or null. Callers may dead-letter such events before appending. */
 export function journalEventProblem(event: JournalEventInput): string | null {
   return checkEvent(event).problem;
 }
 
+function fail(problem: string): { problem: string } {
+  return { problem };
+}
+
 /** The problem of an event (or null) and, when it has none, its payload's JSON text. */
 function checkEvent(event: JournalEventInput): { problem: string; text?: undefined } | { problem: null; text: string } {
-  const fail = (problem: string) => ({ problem });
   if (!Number.isInteger(event.partition) || event.partition < 0 || event.partition > 2_147_483_647) return fail(`partition ${event.partition} is not a non-negative integer`);
-  for (const [field, value] of [["naturalKey", event.naturalKey], ["entityId", event.entityId], ["eventType", event.eventType]] as const) {
-    if (typeof value !== "string") return fail(`${field} is not a string`);
-    const problem = textProblem(value);
-    if (problem) return fail(`${field} ${problem}`);
-  }
+  let problem = fieldProblem("naturalKey", event.naturalKey) ?? fieldProblem("entityId", event.entityId) ?? fieldProblem("eventType", event.eventType);
+  if (problem) return fail(problem);
   if (event.naturalKey === "") return fail("naturalKey is empty");
   if (event.eventType === "") return fail("eventType is empty");
   if (event.blockHash != null && (typeof event.blockHash !== "string" || textProblem(event.blockHash))) return fail("blockHash is not a storable string");
@@ -167,44 +153,138 @@ function checkEvent(event: JournalEventInput): { problem: string; text?: undefin
   } catch (err) {
     return fail(`payload is not JSON-serialisable: ${(err as Error).message}`);
   }
-  const problem = jsonbProblem(text);
+  problem = jsonbProblem(text);
   return problem ? fail(`payload ${problem}`) : { problem: null, text };
 }
 
-/** The statement parameters of a batch (payloads as one JSON array text); throws InputError on an event that cannot be stored. */
-function appendParams(kind: string, events: readonly JournalEventInput[]): unknown[] {
-  const partitions: number[] = [];
-  const entityIds: string[] = [];
-  const naturalKeys: string[] = [];
-  const eventTypes: string[] = [];
-  const payloads: string[] = [];
-  const blockNumbers: (string | null)[] = [];
-  const blockHashes: (string | null)[] = [];
-  events.forEach((e, i) => {
-    const checked = checkEvent(e);
-    if (checked.problem !== null) throw new InputError(`journal ${kind}: event ${i} (natural key ${JSON.stringify(e.naturalKey)}): ${checked.problem}`, { code: "journal_event" });
-    partitions.push(e.partition);
-    entityIds.push(e.entityId);
-    naturalKeys.push(e.naturalKey);
-    eventTypes.push(e.eventType);
-    payloads.push(checked.text);
-    blockNumbers.push(int8Text(e.blockNumber, "blockNumber"));
-    blockHashes.push(e.blockHash ?? null);
-  });
-  return [kind, partitions, entityIds, naturalKeys, eventTypes, `[${payloads.join(",")}]`, blockNumbers, blockHashes];
+function fieldProblem(field: string, value: unknown): string | null {
+  if (typeof value !== "string") return `${field} is not a string`;
+  const problem = textProblem(value);
+  return problem ? `${field} ${problem}` : null;
 }
 
-/** Locks the heads, then runs the append statement (unique violation → RetryableError journal_race). */
-async function runAppend<R>(tx: Queryable, kind: string, sql: string, params: unknown[]): Promise<R[]> {
-  await tx.query(LOCK_HEADS, [kind, distinctSorted(params[1] as number[])]);
+/** A batch checked and serialised (before any lock is taken). */
+interface CheckedBatch {
+  events: readonly JournalEventInput[];
+  /** Each event's payload JSON text. */
+  texts: string[];
+  blockNumbers: (string | null)[];
+}
+
+/** Checks and serialises every event (duplicates included); throws InputError on an event that cannot be stored. */
+function checkBatch(kind: string, events: readonly JournalEventInput[]): CheckedBatch {
+  const texts: string[] = new Array(events.length);
+  const blockNumbers: (string | null)[] = new Array(events.length);
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i];
+    const checked = checkEvent(e);
+    if (checked.problem !== null) throw new InputError(`journal ${kind}: event ${i} (natural key ${JSON.stringify(e.naturalKey)}): ${checked.problem}`, { code: "journal_event" });
+    texts[i] = checked.text;
+    blockNumbers[i] = int8Text(e.blockNumber, "blockNumber");
+  }
+  return { events, texts, blockNumbers };
+}
+
+/** What one append handed out: the fresh events' indexes in (partition, seq) order, with their seqs. */
+interface Numbered {
+  /** Indexes into the batch of the inserted events, ordered by (partition, seq). */
+  order: number[];
+  seqs: number[];
+  partitions: { partition: number; firstSeq: number; lastSeq: number; count: number }[];
+  duplicates: number;
+}
+
+/**
+ * The append (both forms): lock the heads; number the first occurrence of every key of the
+ * batch per partition, in input order, after the head; insert them and advance the heads.
+ * Optimistic about the journal: the common batch (new files) holds no journaled key, and the
+ * insert's unique (kind, natural_key) check is the same index probe a separate dedupe query
+ * makes, so the insert runs first, under a savepoint. When it meets a journaled key it fails
+ * whole (nothing inserted, no seq used), is rolled back to the savepoint, and the append then
+ * probes the keys (JOURNALED_KEYS), drops the journaled ones and numbers and inserts the rest.
+ * Either way the journal gets exactly the batch's keys it did not hold, numbered gaplessly.
+ * Run it in a READ COMMITTED transaction (the default): the statements after the lock must see
+ * every append that held these heads before.
+ */
+async function appendChecked(tx: Queryable, kind: string, batch: CheckedBatch, returning: string | null): Promise<{ numbered: Numbered; rows: JournalRow[] }> {
+  const { events } = batch;
+  const heads = await tx.query<{ partition: number; last_seq: string }>(LOCK_HEADS, [kind, distinctSorted(events.map((e) => e.partition))]);
+  const head = new Map<number, number>();
+  for (const r of heads.rows) head.set(Number(r.partition), int8ToNumber(r.last_seq, "strata_journal_head.last_seq"));
+
+  // First occurrence of each key in the batch (later repeats are duplicates whatever the journal holds).
+  const firstOf = new Map<string, number>();
+  for (let i = 0; i < events.length; i++) if (!firstOf.has(events[i].naturalKey)) firstOf.set(events[i].naturalKey, i);
+
+  await tx.query("SAVEPOINT strata_journal_append");
   try {
-    return (await tx.query<R>(sql, params)).rows;
+    const optimistic = await insertNumbered(tx, kind, batch, numberFresh(kind, events, [...firstOf.values()], head), returning);
+    await tx.query("RELEASE SAVEPOINT strata_journal_append");
+    return optimistic;
   } catch (err) {
+    if ((err as { code?: string }).code !== "23505") throw err;
+    await tx.query("ROLLBACK TO SAVEPOINT strata_journal_append");
+  }
+  // Some key is journaled: find which (a statement after the lock, so its snapshot holds every
+  // append that held these heads before us).
+  const journaled = await tx.query<{ natural_key: string }>(JOURNALED_KEYS, [kind, [...firstOf.keys()]]);
+  for (const r of journaled.rows) firstOf.delete(r.natural_key);
+  try {
+    return await insertNumbered(tx, kind, batch, numberFresh(kind, events, [...firstOf.values()], head), returning);
+  } catch (err) {
+    // Journaled meanwhile under a partition whose head we do not hold: the batch is retried.
     if ((err as { code?: string }).code === "23505") {
       throw new RetryableError(`journal ${kind}: a natural key of this batch was journaled concurrently; retry the batch`, { code: "journal_race", cause: err });
     }
     throw err;
+  } finally {
+    await tx.query("RELEASE SAVEPOINT strata_journal_append").catch(() => {});
   }
+}
+
+/** Seqs for the fresh events (indexes into the batch): per partition, in input order, after the locked head. */
+function numberFresh(kind: string, events: readonly JournalEventInput[], fresh: readonly number[], head: ReadonlyMap<number, number>): Numbered {
+  const byPartition = new Map<number, number[]>();
+  for (const i of fresh) {
+    const list = byPartition.get(events[i].partition);
+    if (list) list.push(i);
+    else byPartition.set(events[i].partition, [i]);
+  }
+  const numbered: Numbered = { order: [], seqs: [], partitions: [], duplicates: events.length - fresh.length };
+  for (const partition of [...byPartition.keys()].sort((a, b) => a - b)) {
+    const indexes = byPartition.get(partition)!.sort((a, b) => a - b);
+    const base = head.get(partition);
+    if (base === undefined) throw new Error(`journal ${kind}: partition ${partition} head was not locked`);
+    for (let n = 0; n < indexes.length; n++) {
+      numbered.order.push(indexes[n]);
+      numbered.seqs.push(base + n + 1);
+    }
+    numbered.partitions.push({ partition, firstSeq: base + 1, lastSeq: base + indexes.length, count: indexes.length });
+  }
+  return numbered;
+}
+
+/** Inserts the numbered events, then advances their heads (checking nobody moved them). */
+async function insertNumbered(tx: Queryable, kind: string, batch: CheckedBatch, numbered: Numbered, returning: string | null): Promise<{ numbered: Numbered; rows: JournalRow[] }> {
+  if (numbered.order.length === 0) return { numbered, rows: [] };
+  const { events } = batch;
+  const pick = <T>(f: (i: number) => T): T[] => numbered.order.map(f);
+  const params = [
+    kind,
+    pick((i) => events[i].partition),
+    numbered.seqs,
+    pick((i) => events[i].entityId),
+    pick((i) => events[i].naturalKey),
+    pick((i) => events[i].eventType),
+    `[${pick((i) => batch.texts[i]).join(",")}]`,
+    pick((i) => batch.blockNumbers[i]),
+    pick((i) => events[i].blockHash ?? null),
+  ];
+  const res = await tx.query<JournalRow>(returning ? `${INSERT_ROWS}\nRETURNING ${returning}` : INSERT_ROWS, params);
+  const ps = numbered.partitions;
+  const advanced = await tx.query(ADVANCE_HEADS, [kind, ps.map((p) => p.partition), ps.map((p) => p.firstSeq - 1), ps.map((p) => p.lastSeq)]);
+  if (advanced.rowCount !== ps.length) throw new Error(`journal ${kind}: ${ps.length - (advanced.rowCount ?? 0)} locked head(s) moved during the append`);
+  return { numbered, rows: res.rows };
 }
 
 /**
@@ -216,9 +296,9 @@ async function runAppend<R>(tx: Queryable, kind: string, sql: string, params: un
 export async function appendToJournal(tx: Queryable, kind: string, events: readonly JournalEventInput[]): Promise<AppendResult> {
   if (!kind) throw new TypeError("appendToJournal: kind is empty");
   if (events.length === 0) return { inserted: [], duplicates: 0 };
-  const rows = await runAppend<JournalRow>(tx, kind, APPEND, appendParams(kind, events));
+  const { numbered, rows } = await appendChecked(tx, kind, checkBatch(kind, events), COLUMNS);
   const inserted = rows.map(toEntry).sort((a, b) => a.partition - b.partition || a.seq - b.seq);
-  return { inserted, duplicates: events.length - inserted.length };
+  return { inserted, duplicates: numbered.duplicates };
 }
 
 /**
@@ -227,17 +307,30 @@ export async function appendToJournal(tx: Queryable, kind: string, events: reado
  * callers that already hold the events (ingest), this saves returning every payload.
  */
 export async function appendToJournalCounted(tx: Queryable, kind: string, events: readonly JournalEventInput[]): Promise<AppendSummary> {
-  if (!kind) throw new TypeError("appendToJournalCounted: kind is empty");
-  if (events.length === 0) return { inserted: 0, duplicates: 0, partitions: [] };
-  const rows = await runAppend<{ partition: number; n: number; first_seq: string; last_seq: string }>(tx, kind, APPEND_COUNTED, appendParams(kind, events));
-  const partitions = rows.map((r) => ({
-    partition: Number(r.partition),
-    firstSeq: int8ToNumber(r.first_seq, "strata_journal.seq"),
-    lastSeq: int8ToNumber(r.last_seq, "strata_journal.seq"),
-    count: Number(r.n),
-  }));
-  const inserted = partitions.reduce((sum, p) => sum + p.count, 0);
-  return { inserted, duplicates: events.length - inserted, partitions };
+  return appendPreparedCounted(tx, prepareJournalAppend(kind, events));
+}
+
+/** A batch checked and serialised for appendPreparedCounted (opaque). */
+export interface PreparedAppend {
+  readonly kind: string;
+  readonly batch: CheckedBatch;
+}
+
+/**
+ * The checks and JSON serialisation of appendToJournalCounted, done ahead (outside the
+ * transaction, e.g. while the previous one runs); throws the same InputError on an event
+ * that cannot be stored.
+ */
+export function prepareJournalAppend(kind: string, events: readonly JournalEventInput[]): PreparedAppend {
+  if (!kind) throw new TypeError("prepareJournalAppend: kind is empty");
+  return { kind, batch: checkBatch(kind, events) };
+}
+
+/** appendToJournalCounted of a prepared batch. */
+export async function appendPreparedCounted(tx: Queryable, prepared: PreparedAppend): Promise<AppendSummary> {
+  if (prepared.batch.events.length === 0) return { inserted: 0, duplicates: 0, partitions: [] };
+  const { numbered } = await appendChecked(tx, prepared.kind, prepared.batch, null);
+  return { inserted: numbered.order.length, duplicates: numbered.duplicates, partitions: numbered.partitions };
 }
 
 export interface ReadJournalOptions {

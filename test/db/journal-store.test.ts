@@ -181,6 +181,23 @@ for (const engine of testEngines) {
     assert.instance(bad, InputError);
   });
 
+  t("journal - a batch whose journaled key comes after fresh ones inserts the fresh ones once, gapless", async () => {
+    const db = await fx.get();
+    await db.transaction((tx) => appendToJournalCounted(tx, "k-late", [ev(7, "n1"), ev(7, "n2")]));
+    // The first insert attempt meets n2 after m1, m2 (and rolls back); none may be lost or doubled.
+    const r = await db.transaction((tx) => appendToJournalCounted(tx, "k-late", [ev(7, "m1"), ev(7, "m2"), ev(7, "n2"), ev(7, "m3")]));
+    assert.equal(r, { inserted: 3, duplicates: 1, partitions: [{ partition: 7, firstSeq: 3, lastSeq: 5, count: 3 }] });
+    const rows = await readJournal(db, "k-late", { partition: 7, limit: 10 });
+    assert.equal(rows.map((e) => [e.seq, e.naturalKey]), [[1, "n1"], [2, "n2"], [3, "m1"], [4, "m2"], [5, "m3"]]);
+    assert.equal(await readJournalHeads(db, "k-late"), new Map([[7, 5]]));
+    // The transaction goes on after the rolled-back attempt: a later append in it continues the seqs.
+    const both = await db.transaction(async (tx) => [
+      await appendToJournalCounted(tx, "k-late", [ev(7, "m4"), ev(7, "m1")]),
+      await appendToJournalCounted(tx, "k-late", [ev(7, "m5")]),
+    ]);
+    assert.equal(both.map((x) => x.partitions), [[{ partition: 7, firstSeq: 6, lastSeq: 6, count: 1 }], [{ partition: 7, firstSeq: 7, lastSeq: 7, count: 1 }]]);
+  });
+
   t("journal - readJournalPayloads returns only (seq, payload) of one partition after a seq", async () => {
     const db = await fx.get();
     await db.transaction((tx) => appendToJournal(tx, "k-payloads", [ev(1, "a"), ev(2, "b"), ev(1, "c", { payload: { n: 12345678901234567890n } }), ev(1, "d")]));
@@ -209,7 +226,9 @@ for (const engine of testEngines) {
           },
         };
         await appendToJournalCounted(recording, "k-plan", batch);
-        const append = statements[statements.length - 1];
+        // The statement that reads strata_journal to dedupe (the append's probe).
+        const append = statements.find((s) => /\bFROM strata_journal\b/.test(s.sql))!;
+        assert.ok(append, "the append reads strata_journal to dedupe");
         const explained = await tx.query<{ "QUERY PLAN": unknown }>(`EXPLAIN (ANALYZE, FORMAT JSON) ${append.sql}`, append.params);
         plan = explained.rows[0]["QUERY PLAN"];
         throw rolledBack;
