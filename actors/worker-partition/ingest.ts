@@ -20,12 +20,16 @@ import { InputError, errorMessage } from "../../protocols/errors.ts";
 import { transactionWithDeadLetters } from "../../db/dead-letter-store.ts";
 import { parseEventFile } from "./event-file.ts";
 import type { WorkerEvent } from "./events.ts";
-import { WORKER_PARTITION_KIND, journalWorkerEventsCounted } from "./journal.ts";
+import { WORKER_PARTITION_KIND, journalPreparedCounted, prepareWorkerEvents } from "./journal.ts";
+import type { PreparedAppend } from "../../db/journal-store.ts";
 import { requirePartition } from "./partitions.ts";
 import type { JournalTail } from "./journal-tail.ts";
 
-/** Events per append statement (bounded parameter size). */
-const APPEND_CHUNK = 5000;
+/**
+ * Events per append (bounded parameter size). As large as a transaction's worth: each append
+ * costs a few statements whatever its size, on the connection the next transaction waits for.
+ */
+const APPEND_CHUNK = 20_000;
 /** Events per journal transaction (rounded up to whole files). */
 const COMMIT_EVENTS = 20_000;
 
@@ -89,19 +93,29 @@ export async function ingestEventFiles(deps: IngestDeps, partitionId: string, fi
   const partition = requirePartition(partitionId);
   const totals = { files: 0, events: 0, newEvents: 0, duplicates: 0, deadLetters: 0 };
 
-  const commit = async (events: WorkerEvent[], letters: DeadLetter[]): Promise<void> => {
-    if (events.length === 0 && letters.length === 0) return;
+  /** The chunks of one transaction, checked and serialised (prepareWorkerEvents). */
+  type Prepared = { events: WorkerEvent[]; append: PreparedAppend }[];
+  const prepare = (events: WorkerEvent[]): Prepared => {
+    const chunks: Prepared = [];
+    for (let i = 0; i < events.length; i += APPEND_CHUNK) {
+      const chunk = events.slice(i, i + APPEND_CHUNK);
+      chunks.push({ events: chunk, append: prepareWorkerEvents(chunk) });
+    }
+    return chunks;
+  };
+
+  const commit = async (prepared: Prepared, letters: DeadLetter[]): Promise<void> => {
+    if (prepared.length === 0 && letters.length === 0) return;
     const appended = await transactionWithDeadLetters(deps.db, deps.deadLetters, async (tx) => {
       let inserted = 0;
       let duplicates = 0;
       // Seq runs of chunks whose every event was inserted (then seq i holds the chunk's event i).
       const runs: { firstSeq: number; events: WorkerEvent[] }[] = [];
-      for (let i = 0; i < events.length; i += APPEND_CHUNK) {
-        const chunk = events.slice(i, i + APPEND_CHUNK);
-        const r = await journalWorkerEventsCounted(tx, chunk);
+      for (const chunk of prepared) {
+        const r = await journalPreparedCounted(tx, chunk.append);
         inserted += r.inserted;
         duplicates += r.duplicates;
-        if (r.duplicates === 0 && r.partitions.length === 1) runs.push({ firstSeq: r.partitions[0].firstSeq, events: chunk });
+        if (r.duplicates === 0 && r.partitions.length === 1) runs.push({ firstSeq: r.partitions[0].firstSeq, events: chunk.events });
       }
       for (const letter of letters) await deps.deadLetters.record(letter, tx);
       return { inserted, duplicates, runs };
@@ -121,8 +135,19 @@ export async function ingestEventFiles(deps: IngestDeps, partitionId: string, fi
     const [evs, ls] = [events, letters];
     events = [];
     letters = [];
+    // Checks and JSON serialisation now, while the previous transaction runs, not inside this
+    // one (its connection would wait on them); a failure fails this transaction in order.
+    let prepared: Prepared | { error: unknown };
+    try {
+      prepared = prepare(evs);
+    } catch (error) {
+      prepared = { error };
+    }
     const previous = inFlight;
-    inFlight = previous.then(() => commit(evs, ls));
+    inFlight = previous.then(() => {
+      if ("error" in prepared) throw prepared.error;
+      return commit(prepared, ls);
+    });
     inFlight.catch(() => {}); // observed below or by the next flush; never an unhandled rejection
     await previous;
   };

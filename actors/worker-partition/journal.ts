@@ -11,7 +11,17 @@
  * at 1 would hide new events behind the stored offset). ACTIVE_PARTITIONS is append-only.
  */
 import type { Queryable } from "../../db/db.ts";
-import { appendToJournal, appendToJournalCounted, readJournalPayloads, type AppendResult, type AppendSummary, type JournalEventInput } from "../../db/journal-store.ts";
+import {
+  appendPreparedCounted,
+  appendToJournal,
+  appendToJournalCounted,
+  prepareJournalAppend,
+  readJournalPayloads,
+  type AppendResult,
+  type AppendSummary,
+  type JournalEventInput,
+  type PreparedAppend,
+} from "../../db/journal-store.ts";
 import { ACTIVE_PARTITIONS } from "./partitions.ts";
 import type { WorkerEvent } from "./events.ts";
 
@@ -47,6 +57,16 @@ export async function journalWorkerEvents(tx: Queryable, events: readonly Worker
 /** The same append, returning only counts and seq ranges (ingest's hot path: nothing read back). */
 export async function journalWorkerEventsCounted(tx: Queryable, events: readonly WorkerEvent[], opts: { source?: string } = {}): Promise<AppendSummary> {
   return appendToJournalCounted(tx, WORKER_PARTITION_KIND, journalInputs(events, opts.source));
+}
+
+/** Checks and serialises events for journalPreparedCounted ahead of the transaction (throws InputError as the append would). */
+export function prepareWorkerEvents(events: readonly WorkerEvent[]): PreparedAppend {
+  return prepareJournalAppend(WORKER_PARTITION_KIND, journalInputs(events, undefined));
+}
+
+/** journalWorkerEventsCounted of events prepared by prepareWorkerEvents. */
+export function journalPreparedCounted(tx: Queryable, prepared: PreparedAppend): Promise<AppendSummary> {
+  return appendPreparedCounted(tx, prepared);
 }
 
 /** Journaled events of one partition after `afterSeq`, in journal order. */

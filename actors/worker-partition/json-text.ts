@@ -4,14 +4,31 @@
  * source-text reviver. Integer literals of 16 or more digits outside strings are quoted before
  * parsing, so they arrive as decimal strings and the schemas turn them into bigint exactly.
  * Texts without such a literal go straight to JSON.parse.
+ *
+ * The check is on number tokens, not on any 16 digits: in valid JSON a number starts the text
+ * or follows `[`, `,` or `:` (and whitespace), so a text whose only long digit runs are inside
+ * strings (addresses such as `0x00000000000000000000…`, ids) is parsed as is, without the
+ * character loop. A match inside a string (`"a: 1234567890123456"`) only costs that loop,
+ * which quotes nothing there.
  */
 import { parseJson } from "../../protocols/validation.ts";
 
-const LONG_DIGITS = /\d{16}/;
+// A run of 16 digits where a number token may start: the text's start, or after `[`, `,` or `:`
+// (JSON whitespace and a minus sign between).
+const LONG_NUMBER_TOKEN = /(?:^|[[,:])[ \t\n\r]*-?\d{16}/;
 
 export function parseJsonKeepingBigInts(text: string, what: string): unknown {
-  if (!LONG_DIGITS.test(text)) return parseJson(text, what);
+  if (!hasLongNumberToken(text)) return parseJson(text, what);
   return parseJson(quoteLongIntegers(text), what);
+}
+
+/**
+ * Whether some run of ≥ 16 digits may be a number token. Runs inside strings follow other
+ * characters (`0x…`, letters, `-` inside ids) and are not seen; a false positive (`"a: 1234…"`
+ * inside a string) only costs the quoting loop, which leaves strings alone.
+ */
+export function hasLongNumberToken(text: string): boolean {
+  return LONG_NUMBER_TOKEN.test(text);
 }
 
 /** Wraps every integer literal (outside strings) of ≥ 16 digits in quotes; other text unchanged. */

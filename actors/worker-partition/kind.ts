@@ -11,9 +11,10 @@
  *
  * Messages: `notify` / `catch-up` (body {}) → reply {offset, eventsApplied};
  *           `journaled` (body {}): the same apply, but the performance recompute (which reads
- *             every attributed job of the partition) waits for the next `notify` / `catch-up` /
- *             activation — ingest pokes with it after each committed part of a batch, and asks
- *             `catch-up` at the end;
+ *             every attributed job of the partition) and the summary (which reads the paid
+ *             amounts) wait for the next `notify` / `catch-up` / activation, and the journal is
+ *             not read past the in-memory tail — ingest pokes with it after each committed part
+ *             of a batch, and asks `catch-up` at the end;
  *           `summary` (body {}) → reply the current PartitionSummary.
  */
 import { z } from "zod";
@@ -37,6 +38,8 @@ export interface WorkerPartitionActorState extends PartitionState {
    * or the state was loaded (a crash may have come between such a save and the recompute).
    */
   performanceStale: boolean;
+  /** worker_summary may lag the state: `journaled` saves skip it, or the state was loaded. */
+  summaryStale: boolean;
 }
 
 export interface CatchUpReply {
@@ -78,8 +81,13 @@ export function createWorkerPartitionKind(opts: WorkerPartitionKindOptions): Act
   /** Applies every journaled event after the state's offset: a new state with a new write set, or the same state when nothing was new. */
   async function catchUp(state: WorkerPartitionActorState, ctx: ActorContext, refresh: boolean): Promise<WorkerPartitionActorState> {
     let applied = 0;
+    let fromTail = false;
     for (;;) {
       const held = opts.tail?.take(state.partitionId, state.offset, readChunk) ?? null;
+      // A `journaled` poke applies what the tail holds and stops there: ingest fills the tail
+      // as it commits, and the final catch-up (refresh) reads the journal to its end anyway.
+      if (held === null && fromTail && !refresh) break;
+      if (held !== null) fromTail = true;
       const chunk = held ?? (await readWorkerEvents(ctx.db, state.partitionId, state.offset, readChunk));
       if (chunk.length === 0) break;
       try {
@@ -100,21 +108,21 @@ export function createWorkerPartitionKind(opts: WorkerPartitionKindOptions): Act
     // Nothing new: the same state. The runtime sends the reply only after this actor's pending
     // commits (an activation's catch-up included) have committed.
     // A recompute owed (stale) is done by the next refreshing message, even with nothing new.
-    if (applied === 0 && !(refresh && state.performanceStale)) return state;
+    if (applied === 0 && !(refresh && (state.performanceStale || state.summaryStale))) return state;
     const committed = handedSerial.get(state.partitionId) ?? -1;
     const outbox = state.outbox.filter((ws) => ws.serial > committed);
     const jobsWritten = state.performanceStale || state.changes.jobs.length > 0;
-    const summary = await summarize(ctx.db, state);
+    const summary = refresh ? await summarize(ctx.db, state) : null;
     outbox.push(takeWriteSet(state, summary, refresh && jobsWritten, ++lastSerial));
     // A new object: the runtime commits states that changed.
-    return { ...state, outbox, performanceStale: refresh ? false : jobsWritten };
+    return { ...state, outbox, performanceStale: refresh ? false : jobsWritten, summaryStale: !refresh };
   }
 
   return {
     kind: WORKER_PARTITION_KIND,
     messages: { notify: emptyBody, "catch-up": emptyBody, journaled: emptyBody, summary: emptyBody },
     initial(entityId) {
-      return { ...initialPartitionState(entityId, opts), outbox: [], performanceStale: false };
+      return { ...initialPartitionState(entityId, opts), outbox: [], performanceStale: false, summaryStale: false };
     },
     async load(db, entityIds) {
       for (const id of entityIds) requirePartition(id);
@@ -122,7 +130,7 @@ export function createWorkerPartitionKind(opts: WorkerPartitionKindOptions): Act
       for (const id of entityIds) handedSerial.delete(id);
       const out = new Map<string, WorkerPartitionActorState>();
       for (const [id, s] of states) {
-        out.set(id, { ...s, outbox: [], performanceStale: true });
+        out.set(id, { ...s, outbox: [], performanceStale: true, summaryStale: true });
       }
       return out;
     },

@@ -44,7 +44,8 @@ export interface WriteSet {
   connections: ConnectionRow[];
   correlation: CorrelationRow[];
   jobs: JobRecord[];
-  summary: PartitionSummary;
+  /** The summary to write, or null when this write set leaves worker_summary as it is (`journaled`). */
+  summary: PartitionSummary | null;
   /** Recompute worker_performance in this save (jobs were written since the last recompute). */
   refreshPerformance: boolean;
   /** Ascending per actor kind instance: which write sets a save already handed (kind.ts). */
@@ -52,7 +53,7 @@ export interface WriteSet {
 }
 
 /** Snapshots the rows changed since the last write set and starts a new change list. */
-export function takeWriteSet(state: PartitionState, summary: PartitionSummary, refreshPerformance = true, serial = 0): WriteSet {
+export function takeWriteSet(state: PartitionState, summary: PartitionSummary | null, refreshPerformance = true, serial = 0): WriteSet {
   const ch = state.changes;
   state.changes = emptyChanges();
   const fees: FeeRow[] = [...ch.fees].sort().map((a) => {

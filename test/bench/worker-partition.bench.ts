@@ -6,7 +6,12 @@
  * Run: `npx tsx test/bench/worker-partition.bench.ts [files=250] [events=1000]`
  * Prints `name: value unit` lines; the ratio on the line ending in `.ratio`.
  * With `PROFILE=1`, also the database time per statement (first words of the SQL), summed over
- * the ingest (`worker-partition.sql.<n>: <ms> ms` lines, then the statements).
+ * the ingest (`worker-partition.sql.<n>: <ms> ms` lines, then the statements), and the CPU time
+ * the ingest took in this process and in the database's backends (`worker-partition.cpu_node`,
+ * `worker-partition.cpu_postgres`; the latter only when the server is local, read from /proc):
+ * on a shared machine these move much less than the wall time.
+ * With `CPU_PROFILE=<file.cpuprofile>` (Node only), a V8 CPU profile of the ingest alone (not of
+ * the setup or the raw ceiling) is written there.
  */
 import process from "node:process";
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
@@ -86,6 +91,56 @@ function profiled(db: Db): Db {
   };
 }
 
+/** Node's inspector profiler around the ingest only (CPU_PROFILE); the file opens in Chrome DevTools. */
+async function startCpuProfile(): Promise<{ stop(file: string): Promise<void> }> {
+  const { Session } = await import("node:inspector");
+  const fs = await import("node:fs");
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params?: object) =>
+    new Promise<unknown>((resolve, reject) => session.post(method, params ?? {}, (err, res) => (err ? reject(err) : resolve(res))));
+  await post("Profiler.enable");
+  await post("Profiler.setSamplingInterval", { interval: 500 });
+  await post("Profiler.start");
+  return {
+    async stop(file) {
+      const { profile } = (await post("Profiler.stop")) as { profile: unknown };
+      fs.writeFileSync(file, JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
+}
+
+/**
+ * CPU ms used so far by this process, and per server backend of this database (null when they
+ * cannot be read: a remote server, no /proc). cpuSpent counts, per backend alive at the end, what
+ * it used since the first reading (all of it for a backend started since); a backend that exited
+ * meanwhile is not counted (the bench's pool keeps its busy connections).
+ */
+async function cpuTimes(db: Queryable): Promise<{ node: number; postgres: Map<number, number> | null }> {
+  const usage = process.cpuUsage();
+  const node = (usage.user + usage.system) / 1000;
+  try {
+    const fs = await import("node:fs");
+    const pids = await db.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = current_database()");
+    const postgres = new Map<number, number>();
+    for (const { pid } of pids.rows) {
+      // Fields 14 and 15 of /proc/<pid>/stat (after the command in parentheses): utime, stime in clock ticks (1/100 s).
+      const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+      postgres.set(Number(pid), (Number(fields[11]) + Number(fields[12])) * 10);
+    }
+    return { node, postgres };
+  } catch {
+    return { node, postgres: null };
+  }
+}
+function cpuSpent(before: Awaited<ReturnType<typeof cpuTimes>>, after: Awaited<ReturnType<typeof cpuTimes>>): { node: number; postgres: number | null } {
+  if (!before.postgres || !after.postgres) return { node: after.node - before.node, postgres: null };
+  let postgres = 0;
+  for (const [pid, ms] of after.postgres) postgres += ms - (before.postgres.get(pid) ?? 0);
+  return { node: after.node - before.node, postgres };
+}
+
 const s3rver = await startS3rver();
 const created = await createTestDatabase();
 const database = process.env.PROFILE === "1" ? { ...created, db: profiled(created.db) } : created;
@@ -129,10 +184,14 @@ try {
     { s3, clock: systemClock, log, ...workerPartitionIngestDeps(system, database.db, deadLetters, { askTimeoutMs: 600_000 }) },
     { bucket, maxFilesPerBatch: FILES, intervalMs: 300_000, fetchConcurrency: FETCH_CONCURRENCY },
   );
+  const cpu = process.env.CPU_PROFILE ? await startCpuProfile() : null;
+  const cpuBefore = process.env.PROFILE === "1" ? await cpuTimes(created.db) : null;
   t0 = performance.now();
   profiling = true;
   const batch = await sensor.pollPartition(P);
   profiling = false;
+  const cpuAfter = cpuBefore ? await cpuTimes(created.db) : null;
+  if (cpu) await cpu.stop(process.env.CPU_PROFILE!);
   const fullS = (performance.now() - t0) / 1000;
   if (!batch || batch.newEvents !== total) throw new Error(`batch ingested ${batch?.newEvents} events, expected ${total}`);
 
@@ -145,6 +204,11 @@ try {
   console.log(`worker-partition.raw_ceiling: ${raw.toFixed(0)} events/s`);
   console.log(`worker-partition.raw_sequential: ${(total / rawSequentialS).toFixed(0)} events/s`);
   console.log(`worker-partition.ratio: ${(full / raw).toFixed(2)} x`);
+  if (cpuBefore && cpuAfter) {
+    const spent = cpuSpent(cpuBefore, cpuAfter);
+    console.log(`worker-partition.cpu_node: ${spent.node.toFixed(0)} ms`);
+    if (spent.postgres !== null) console.log(`worker-partition.cpu_postgres: ${spent.postgres.toFixed(0)} ms`);
+  }
   if (profiling === false && profile.size > 0) {
     const sorted = [...profile.entries()].sort((a, b) => b[1].ms - a[1].ms);
     sorted.forEach(([sql, e], i) => console.log(`worker-partition.sql.${i}: ${e.ms.toFixed(0)} ms (${e.calls} calls) ${sql}`));

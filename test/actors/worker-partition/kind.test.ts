@@ -9,7 +9,9 @@ import { journalWorkerEvents } from "../../../actors/worker-partition/journal.ts
 import { createWorkerPartitionKind, type CatchUpReply } from "../../../actors/worker-partition/kind.ts";
 import type { PartitionSummary } from "../../../actors/worker-partition/summary.ts";
 import { KindHarness } from "./kind-harness.ts";
-import { resetPartitionState } from "../../../actors/worker-partition/store.ts";
+import { mergeWriteSets, resetPartitionState, saveMerged } from "../../../actors/worker-partition/store.ts";
+import { applyEvents, initialPartitionState } from "../../../actors/worker-partition/partition-state.ts";
+import { takeWriteSet } from "../../../actors/worker-partition/write-set.ts";
 import { JournalTail } from "../../../actors/worker-partition/journal-tail.ts";
 import { W1, W2, W3, aiProcessed, aiReceived, connected, disconnected, transcodeJob } from "./events-fixture.ts";
 
@@ -195,6 +197,76 @@ for (const engine of testEngines) {
     await db.transaction((tx) => resetPartitionState(tx, TC));
     await new KindHarness(createWorkerPartitionKind(options), db).send(TC, "catch-up");
     assert.equal(await tables(db, TC), live);
+  });
+
+  t("kind - journaled applies the tail without reading the journal and leaves the summary to the next catch-up", async (db) => {
+    const tail = new JournalTail();
+    // Statements that read the journal, seen through the actor's db.
+    const journalReads: string[] = [];
+    const recording: Db = {
+      dialect: db.dialect,
+      query: (sql, params) => {
+        if (/\bFROM strata_journal\b/.test(sql)) journalReads.push(sql);
+        return db.query(sql, params);
+      },
+      transaction: (fn) => db.transaction(fn),
+      close: () => db.close(),
+    };
+    const h = new KindHarness(createWorkerPartitionKind({ ...options, tail }), recording);
+    await h.send(TC, "catch-up"); // activated before the events exist
+    const events = [transcodeJob(W1, 100), connected(W2, "10.0.0.2:1")].map((r) => parseWorkerEvent(r, TC));
+    const appended = await db.transaction((tx) => journalWorkerEvents(tx, events));
+    tail.add(TC, appended.inserted[0].seq, events);
+    journalReads.length = 0;
+    const reply = (await h.send(TC, "journaled")) as CatchUpReply;
+    assert.is(reply.eventsApplied, 2);
+    assert.equal(journalReads, [], "every event came from the tail");
+    assert.equal(await ledger(db, TC), { [W1]: "75" });
+    assert.equal((await tables(db, TC)).summary, [], "no summary written by journaled");
+    // The catch-up reads the journal to its end and writes the summary, though nothing is new.
+    await h.send(TC, "catch-up");
+    assert.ok(journalReads.length > 0, "catch-up reads the journal past the tail");
+    const live = (await h.send(TC, "summary")) as PartitionSummary;
+    assert.equal((await tables(db, TC)).summary, [{ summary: JSON.parse(JSON.stringify(live)) }]);
+    assert.is(live.aggregates.total_workers, 2);
+  });
+
+  t("kind - a summary left behind by journaled is written at the next activation", async (db) => {
+    const tail = new JournalTail();
+    const h = new KindHarness(createWorkerPartitionKind({ ...options, tail }), db);
+    await h.send(TC, "catch-up");
+    const events = [transcodeJob(W1, 100), connected(W2, "10.0.0.2:1")].map((r) => parseWorkerEvent(r, TC));
+    const appended = await db.transaction((tx) => journalWorkerEvents(tx, events));
+    tail.add(TC, appended.inserted[0].seq, events);
+    await h.send(TC, "journaled");
+    assert.equal((await tables(db, TC)).summary, []);
+    // A restart (crash) before the catch-up: the loaded actor owes the summary and writes it.
+    const restarted = new KindHarness(createWorkerPartitionKind(options), db);
+    const live = (await restarted.send(TC, "summary")) as PartitionSummary;
+    assert.equal((await tables(db, TC)).summary, [{ summary: JSON.parse(JSON.stringify(live)) }]);
+    assert.is(live.aggregates.total_workers, 2);
+  });
+
+  t("store - a write set saved again leaves the tables as they were (stored jobs are skipped)", async (db) => {
+    const state = initialPartitionState(TC, options);
+    const events = [transcodeJob(W1, 100), transcodeJob(W2, 40), connected(W1, "10.0.0.1:1")].map((r) => parseWorkerEvent(r, TC));
+    applyEvents(state, events);
+    state.offset = 3;
+    const first = takeWriteSet(state, null, true, 1);
+    await db.transaction((tx) => saveMerged(tx, mergeWriteSets(TC, [first])!));
+    const saved = await tables(db, TC);
+    assert.is(saved.jobs.length, 2);
+    // The same write set again, then with a newer one holding one more job: one statement set
+    // meets stored jobs and must skip them (not fail the transaction, not duplicate them).
+    await db.transaction((tx) => saveMerged(tx, mergeWriteSets(TC, [first])!));
+    assert.equal(await tables(db, TC), saved);
+    applyEvents(state, [parseWorkerEvent(transcodeJob(W2, 8), TC)]);
+    state.offset = 4;
+    const second = takeWriteSet(state, null, true, 2);
+    await db.transaction((tx) => saveMerged(tx, mergeWriteSets(TC, [first, second])!));
+    const after = await tables(db, TC);
+    assert.is(after.jobs.length, 3);
+    assert.equal(await ledger(db, TC), { [W1]: "75", [W2]: "36" });
   });
 
   t("kind - events applied from the journal tail give the tables a replay from the journal gives", async (db) => {

@@ -9,7 +9,7 @@ import { parseWorkerPartitionConfig } from "../../../actors/worker-partition/con
 import { ConfigError } from "../../../config/fields.ts";
 import { loadConfig } from "../../../config/load-config.ts";
 import { workerPartitionSection, workerPartitionSettings } from "../../../actors/worker-partition/config.ts";
-import { quoteLongIntegers } from "../../../actors/worker-partition/json-text.ts";
+import { hasLongNumberToken, quoteLongIntegers } from "../../../actors/worker-partition/json-text.ts";
 import { InputError } from "../../../protocols/errors.ts";
 import { journalBucket } from "../../../actors/worker-partition/journal.ts";
 import { W1, W2, aiProcessed, aiReceived, connected, envelope, transcodeJob } from "./events-fixture.ts";
@@ -89,6 +89,22 @@ test("parsing - a fee above 2^53 wei stays exact through the file parser", () =>
   assert.is(rejected.length, 0);
   assert.is((events[0] as { fees: string }).fees, big);
   assert.is(quoteLongIntegers('{"a":"12345678901234567","b":12345678901234567,"c":1.2345678901234567}'), '{"a":"12345678901234567","b":"12345678901234567","c":1.2345678901234567}');
+});
+
+test("parsing - long digit runs inside strings do not count as long numbers; long number tokens do", () => {
+  const zeros = "0x" + "0".repeat(39) + "1";
+  // Addresses and ids full of digits, pretty-printed: nothing to quote.
+  assert.is(hasLongNumberToken(JSON.stringify([{ a: zeros, id: "00000001-0000-4000-8000-000000000001", n: 123456789012345 }], null, 2)), false);
+  assert.is(hasLongNumberToken('{"x":"a-12345678901234567","f":1.12345678901234567,"e":1e-1234567890123456}'), false);
+  // A number token of 16 digits or more: first in the text, after [ , : (whitespace and a sign allowed).
+  for (const text of ["1234567890123456", "[1234567890123456]", '{"a": 1,\n  "b":\t-1234567890123456}', "[1, 12345678901234567]", '{"a":' + zeros.slice(2) + "}"]) {
+    assert.is(hasLongNumberToken(text), true, text);
+  }
+  // Both in one file: the address with its zero run does not hide the big fee, which stays exact.
+  const big = "123456789012345678901";
+  const text = JSON.stringify([transcodeJob(zeros, 1)], null, 2).replace('"fees": 1', `"fees": ${big}`);
+  const { events } = parseEventFile(text, "transcode|us-central", "s3:b/k");
+  assert.is((events[0] as { fees: string }).fees, big);
 });
 
 test("parsing - a file that is not JSON is rejected whole; one bad record does not stop the rest", () => {
