@@ -6,6 +6,7 @@
 import { InputError, errorMessage } from "../../protocols/errors.ts";
 import { parseJsonKeepingBigInts } from "./json-text.ts";
 import { parseWorkerEvent, type WorkerEvent } from "./events.ts";
+import { journalProblemOf } from "./journal.ts";
 
 export interface RejectedRecord {
   /** Position in the file's array. */
@@ -25,9 +26,16 @@ export function parseEventFile(text: string, partitionId: string, source: string
   if (!Array.isArray(parsed)) throw new InputError(`${source}: expected a JSON array of events, got ${parsed === null ? "null" : typeof parsed}`, { code: "not_array" });
   const events: WorkerEvent[] = [];
   const rejected: RejectedRecord[] = [];
+  // Only a \u escape can put a U+0000 or a lone surrogate into a parsed string (raw control
+  // characters are not JSON, and decoded UTF-8 holds no lone surrogates): the journal refuses
+  // both, so such a record is rejected here, alone, rather than failing its batch on every retry.
+  const mayHoldUnstorable = text.includes("\\u");
   for (let i = 0; i < parsed.length; i++) {
     try {
-      events.push(parseWorkerEvent(parsed[i], partitionId));
+      const event = parseWorkerEvent(parsed[i], partitionId);
+      const problem = mayHoldUnstorable ? journalProblemOf(event) : null;
+      if (problem) throw new InputError(`${source} record ${i}: cannot be journaled: ${problem}`, { code: "not_storable" });
+      events.push(event);
     } catch (err) {
       if (!(err instanceof InputError)) throw err;
       rejected.push({ index: i, payload: parsed[i], error: errorMessage(err), errorCode: err.code });

@@ -15,6 +15,7 @@ import {
   appendPreparedCounted,
   appendToJournal,
   appendToJournalCounted,
+  journalEventProblem,
   prepareJournalAppend,
   readJournalPayloads,
   type AppendResult,
@@ -47,6 +48,15 @@ function journalInputs(events: readonly WorkerEvent[], source: string | undefine
     eventType: ev.type === "ignored" ? ev.eventType : ev.type,
     payload: source === undefined ? ev : { ...ev, source },
   }));
+}
+
+/**
+ * Why the journal cannot store this valid event (a U+0000 or a lone surrogate in its ID or a
+ * text field: PostgreSQL text and jsonb refuse them), or null. Checked per record at parse time,
+ * so such an event is dead-lettered alone instead of failing its whole batch on every retry.
+ */
+export function journalProblemOf(event: WorkerEvent): string | null {
+  return journalEventProblem(journalInputs([event], undefined)[0]);
 }
 
 /** Appends validated events inside the caller's transaction; returns what was new (the rows). */

@@ -119,6 +119,19 @@ test("parsing - a file that is not JSON is rejected whole; one bad record does n
   assert.match(rejected[0].error, /fees: must not be negative/);
 });
 
+test("parsing - a record the journal cannot store (U+0000, lone surrogate) is rejected alone with the reason", () => {
+  const withNul = { ...transcodeJob(W1, 5), ID: "job\u0000nul" };
+  const withSurrogate = { ...transcodeJob(W2, 6), ID: "job\ud800" };
+  const good = transcodeJob(W1, 7);
+  const text = JSON.stringify([withNul, good, withSurrogate]);
+  assert.ok(text.includes("\\u0000") && text.includes("\\ud800"), "the file carries them as JSON escapes");
+  const { events, rejected } = parseEventFile(text, "transcode|us-central", "s3:b/k");
+  assert.equal(events.map((e) => e.id), [good.ID]);
+  assert.equal(rejected.map((r) => [r.index, r.errorCode]), [[0, "not_storable"], [2, "not_storable"]]);
+  assert.match(rejected[0].error, /s3:b\/k record 0: cannot be journaled: naturalKey .*U\+0000/);
+  assert.match(rejected[1].error, /surrogate/);
+});
+
 test("commission - POOL_COMMISSION_RATE converts exactly to basis points", () => {
   assert.is(commissionRateToBps("0.25"), 2500);
   assert.is(commissionRateToBps("0.1234"), 1234);
