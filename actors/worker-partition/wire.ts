@@ -17,34 +17,30 @@ import { createWorkerPartitionKind } from "./kind.ts";
 import type { IngestDeps } from "./ingest.ts";
 import { JournalTail } from "./journal-tail.ts";
 
-/** Registers the kind (call before system.start()). */
-export function registerWorkerPartition(system: ActorSystem, config: WorkerPartitionConfig, opts: { paymentThresholdWei?: bigint } = {}): void {
+/**
+ * Registers the kind (call before system.start()) and returns the in-memory journal tail its
+ * partition actors read: pass it to the ingest of the same process (workerPartitionIngestDeps,
+ * createWorkerPartitionSensor), so that committed events reach the actors without a journal read.
+ */
+export function registerWorkerPartition(system: ActorSystem, config: WorkerPartitionConfig, opts: { paymentThresholdWei?: bigint } = {}): JournalTail {
+  const tail = new JournalTail();
   system.register(
-    createWorkerPartitionKind({ commissionBps: config.commissionBps, correlationTtlMs: config.correlationTtlMs, paymentThresholdWei: opts.paymentThresholdWei, tail: journalTailOf(system) }),
+    createWorkerPartitionKind({ commissionBps: config.commissionBps, correlationTtlMs: config.correlationTtlMs, paymentThresholdWei: opts.paymentThresholdWei, tail }),
   );
-}
-
-// The journal tail shared by a system's partition actors and its ingest (journal-tail.ts).
-const tails = new WeakMap<ActorSystem, JournalTail>();
-
-/** The in-memory journal tail of this system's worker-partition actors (created on first use). */
-export function journalTailOf(system: ActorSystem): JournalTail {
-  let tail = tails.get(system);
-  if (!tail) {
-    tail = new JournalTail();
-    tails.set(system, tail);
-  }
   return tail;
 }
 
-/** What ingest and import need from a running system: the journal db, dead letters, catch-up by ask, and `journaled` pokes. */
-export function workerPartitionIngestDeps(system: ActorSystem, db: Db, deadLetters: DeadLetterSink, opts: { askTimeoutMs?: number } = {}): IngestDeps {
+/**
+ * What ingest and import need from a running system: the journal db, dead letters, catch-up by
+ * ask, `journaled` pokes, and the journal tail its partition actors read (registerWorkerPartition).
+ */
+export function workerPartitionIngestDeps(system: ActorSystem, tail: JournalTail, db: Db, deadLetters: DeadLetterSink, opts: { askTimeoutMs?: number } = {}): IngestDeps {
   return {
     db,
     deadLetters,
     catchUp: (partitionId) => system.ask(WORKER_PARTITION_KIND, partitionId, "catch-up", {}, { timeoutMs: opts.askTimeoutMs ?? 10 * 60_000 }),
     notify: (partitionId) => pokeJournaled(system, partitionId),
-    tail: journalTailOf(system),
+    tail,
   };
 }
 
@@ -58,11 +54,11 @@ export function pokeJournaled(system: ActorSystem, partitionId: string): void {
 }
 
 export function createWorkerPartitionSensor(
-  deps: { system: ActorSystem; db: Db; deadLetters: DeadLetterSink; clock: Clock; log?: Logger; s3?: S3Client },
+  deps: { system: ActorSystem; tail: JournalTail; db: Db; deadLetters: DeadLetterSink; clock: Clock; log?: Logger; s3?: S3Client },
   config: WorkerPartitionConfig,
 ): S3Sensor {
   return new S3Sensor(
-    { ...workerPartitionIngestDeps(deps.system, deps.db, deps.deadLetters), s3: deps.s3 ?? createS3Client(config.s3), clock: deps.clock, log: deps.log },
+    { ...workerPartitionIngestDeps(deps.system, deps.tail, deps.db, deps.deadLetters), s3: deps.s3 ?? createS3Client(config.s3), clock: deps.clock, log: deps.log },
     {
       bucket: config.s3.bucket,
       metricsBucket: config.s3.metricsBucket,

@@ -71,7 +71,7 @@ export const importCommand: Command = {
         const s = await importVaultTermFile(path, { db: rt.db, deadLetters: rt.deadLetters, system: rt.system });
         result = { kind, path, units: s.lines, unitName: "lines", events: s.messages, fresh: s.fresh, duplicates: s.duplicates, deadLettered: s.deadLettered, entities: s.terms, ignored: 0 };
       } else {
-        const deps = workerPartitionIngestDeps(rt.system, rt.db, rt.deadLetters);
+        const deps = workerPartitionIngestDeps(rt.system, rt.workerPartitionTail!, rt.db, rt.deadLetters);
         const r = await importWorkerPartitionPath(deps, path, { maxFilesPerBatch: workerPartitionSettings(config).maxFilesPerBatch });
         result = {
           kind,

@@ -22,6 +22,7 @@ import type { Transport } from "../../supervisors/transport/transport.ts";
 import { registerVaultTermKinds } from "../../actors/vault-term/register-kinds.ts";
 import { vaultTermConfig } from "../../actors/vault-term/config.ts";
 import { registerWorkerPartition } from "../../actors/worker-partition/wire.ts";
+import type { JournalTail } from "../../actors/worker-partition/journal-tail.ts";
 import { workerPartitionSettings } from "../../actors/worker-partition/config.ts";
 import { paymentsConfig } from "../../actors/worker-partition/payments/config.ts";
 
@@ -41,6 +42,8 @@ export interface LocalRuntime {
   readonly transport: Transport;
   readonly deadLetters: DeadLetterStore;
   readonly system: ActorSystem;
+  /** The journal tail of the worker-partition actors (when that kind is registered): for its ingest. */
+  readonly workerPartitionTail: JournalTail | null;
   readonly log: Logger;
   /** Waits until every actor is idle, then stops the system, transport and db (safe to call twice). */
   close(): Promise<void>;
@@ -75,10 +78,11 @@ export async function openLocalRuntime(config: StrataConfig, opts: LocalRuntimeO
   const transport = createMemoryTransport({ clock });
   const deadLetters = new DeadLetterStore(db, { transport, log });
   const system = new ActorSystem({ db, transport, clock, log, deadLetters, partitions: config.partitions });
+  let workerPartitionTail: JournalTail | null = null;
   try {
     for (const kind of opts.kinds) {
       if (kind === "vault-term") registerVaultTermKinds(system, { db, partitions: config.partitions, workers: config.section(vaultTermConfig).workers });
-      else registerWorkerPartition(system, workerPartitionSettings(config), { paymentThresholdWei: config.section(paymentsConfig).paymentThresholdWei });
+      else workerPartitionTail = registerWorkerPartition(system, workerPartitionSettings(config), { paymentThresholdWei: config.section(paymentsConfig).paymentThresholdWei });
     }
     await system.start();
   } catch (err) {
@@ -95,6 +99,7 @@ export async function openLocalRuntime(config: StrataConfig, opts: LocalRuntimeO
     transport,
     deadLetters,
     system,
+    workerPartitionTail,
     log,
     close: () =>
       (closing ??= (async () => {

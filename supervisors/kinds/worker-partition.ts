@@ -61,8 +61,8 @@ export const workerPartitionModule: KindModule = {
       }
     }
 
-    registerWorkerPartition(system, settings, { paymentThresholdWei: config.section(paymentsConfig).paymentThresholdWei });
-    const sensor = createWorkerPartitionSensor({ system, db, deadLetters, clock, log, s3: client }, settings);
+    const tail = registerWorkerPartition(system, settings, { paymentThresholdWei: config.section(paymentsConfig).paymentThresholdWei });
+    const sensor = createWorkerPartitionSensor({ system, tail, db, deadLetters, clock, log, s3: client }, settings);
     sensor.start();
 
     const probes: DependencyProbe[] = [

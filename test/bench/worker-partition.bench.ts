@@ -25,7 +25,8 @@ import { ActorSystem } from "../../supervisors/actor-system.ts";
 import { systemClock } from "../../supervisors/clock.ts";
 import { S3Sensor } from "../../actors/ingress/s3-sensor.ts";
 import { createWorkerPartitionKind } from "../../actors/worker-partition/kind.ts";
-import { journalTailOf, workerPartitionIngestDeps } from "../../actors/worker-partition/wire.ts";
+import { workerPartitionIngestDeps } from "../../actors/worker-partition/wire.ts";
+import { JournalTail } from "../../actors/worker-partition/journal-tail.ts";
 import { fetchAhead } from "../../actors/ingress/s3-sensor.ts";
 import { requirePartition } from "../../actors/worker-partition/partitions.ts";
 import type { Db, Queryable } from "../../db/db.ts";
@@ -149,7 +150,8 @@ const deadLetters = new DeadLetterStore(database.db, { log });
 const system = new ActorSystem({ db: database.db, clock: systemClock, log, deadLetters });
 try {
   await migrate(database.db);
-  system.register(createWorkerPartitionKind({ commissionBps: 2500, correlationTtlMs: 86_400_000, tail: journalTailOf(system) }));
+  const tail = new JournalTail();
+  system.register(createWorkerPartitionKind({ commissionBps: 2500, correlationTtlMs: 86_400_000, tail }));
   await system.start();
   const s3 = s3rver.client();
   const bucket = uniqueName("bench").replace(/_/g, "-");
@@ -181,7 +183,7 @@ try {
   const rawSequentialS = (performance.now() - t0) / 1000;
 
   const sensor = new S3Sensor(
-    { s3, clock: systemClock, log, ...workerPartitionIngestDeps(system, database.db, deadLetters, { askTimeoutMs: 600_000 }) },
+    { s3, clock: systemClock, log, ...workerPartitionIngestDeps(system, tail, database.db, deadLetters, { askTimeoutMs: 600_000 }) },
     { bucket, maxFilesPerBatch: FILES, intervalMs: 300_000, fetchConcurrency: FETCH_CONCURRENCY },
   );
   const cpu = process.env.CPU_PROFILE ? await startCpuProfile() : null;

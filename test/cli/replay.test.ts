@@ -108,9 +108,9 @@ test("replay - worker-partition dry run on PGlite rolls back and finds a deleted
     const settings = parseWorkerPartitionConfig({});
     const deadLetters = new DeadLetterStore(db);
     const system = new ActorSystem({ db, deadLetters });
-    registerWorkerPartition(system, settings);
+    const tail = registerWorkerPartition(system, settings);
     await system.start();
-    await importWorkerPartitionPath(workerPartitionIngestDeps(system, db, deadLetters), path.join(repoRoot, "samples/worker-partition/us-central/ai"));
+    await importWorkerPartitionPath(workerPartitionIngestDeps(system, tail, db, deadLetters), path.join(repoRoot, "samples/worker-partition/us-central/ai"));
     await system.whenIdle();
     await system.stop();
     const cfg = config({});

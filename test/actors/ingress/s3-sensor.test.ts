@@ -19,6 +19,7 @@ import { requirePartition } from "../../../actors/worker-partition/partitions.ts
 import { readFile } from "node:fs/promises";
 import { SAMPLES_DIR, uploadSampleEvents } from "../../../actors/ingress/s3-upload-samples.ts";
 import { createWorkerPartitionSensor } from "../../../actors/worker-partition/wire.ts";
+import { JournalTail } from "../../../actors/worker-partition/journal-tail.ts";
 import { parseWorkerPartitionConfig } from "../../../actors/worker-partition/config.ts";
 import { W1, W2, W3, aiProcessed, aiReceived, connected, transcodeJob } from "../worker-partition/events-fixture.ts";
 
@@ -232,7 +233,8 @@ withEnv("embedded mode - the bundled samples uploaded to the local S3 store are 
     AWS_SECRET_ACCESS_KEY: "S3RVER",
   });
   const log = pino({ level: "silent" });
-  const sensor = createWorkerPartitionSensor({ system, db, deadLetters: new DeadLetterStore(db, { log }), clock: new SimulatedClock(0), log, s3 }, config);
+  // A tail the kind of this fixture does not share (registered without one): its actors read the journal.
+  const sensor = createWorkerPartitionSensor({ system, tail: new JournalTail(), db, deadLetters: new DeadLetterStore(db, { log }), clock: new SimulatedClock(0), log, s3 }, config);
   const batches = await sensor.drain();
   assert.is(batches.length, 5);
   const expected = JSON.parse(await readFile(SAMPLES_DIR + "expected.json", "utf-8")) as Record<string, { events: number; earnings: Record<string, string> }>;
