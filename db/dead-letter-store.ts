@@ -148,6 +148,29 @@ export class DeadLetterStore implements DeadLetterSink {
   }
 }
 
+/**
+ * Records, in the caller's transaction, the letters whose (kind, source) is not recorded yet:
+ * a redelivered or retried batch (an S3 batch retried after part of it committed, a Redis entry
+ * delivered again) does not keep a second copy. Returns how many were recorded.
+ */
+export async function recordNewDeadLetters(sink: DeadLetterSink, tx: Queryable, letters: readonly DeadLetter[]): Promise<number> {
+  if (letters.length === 0) return 0;
+  const res = await tx.query<{ kind: string; source: string }>(
+    "SELECT d.kind, d.source FROM strata_dead_letter d JOIN unnest($1::text[], $2::text[]) AS u(kind, source) ON d.kind = u.kind AND d.source = u.source",
+    [letters.map((l) => l.kind), letters.map((l) => l.source)],
+  );
+  const known = new Set(res.rows.map((r) => `${r.kind}\u0000${r.source}`));
+  let recorded = 0;
+  for (const letter of letters) {
+    const key = `${letter.kind}\u0000${letter.source}`;
+    if (known.has(key)) continue;
+    known.add(key);
+    await sink.record(letter, tx);
+    recorded++;
+  }
+  return recorded;
+}
+
 /** A sink whose notices for rows written in a caller's transaction wait for the commit. */
 interface CommitAwareSink extends DeadLetterSink {
   publishCommitted(tx: Queryable): number;

@@ -9,7 +9,7 @@
  */
 import type { Db } from "../../db/db.ts";
 import type { DeadLetterSink } from "../../supervisors/actor-kind.ts";
-import { transactionWithDeadLetters } from "../../db/dead-letter-store.ts";
+import { recordNewDeadLetters, transactionWithDeadLetters } from "../../db/dead-letter-store.ts";
 import { appendEvents } from "./event-journal.ts";
 import { applyTermEvents, eventCounts, groupByTerm } from "./apply.ts";
 import { bumpJournaled } from "./term-progress.ts";
@@ -67,23 +67,11 @@ export async function ingestMessages(messages: readonly ParsedMessage[], opts: I
 /** The batch's malformed messages, in its transaction; a redelivered batch does not keep a second copy. */
 async function recordDeadLetters(tx: Queryable, bad: readonly Extract<ParsedMessage, { ok: false }>[], opts: IngestOptions): Promise<void> {
   const sourceOf = opts.sourceOf ?? ((id: string) => id);
-  {
-    const known = new Set<string>();
-    if (bad.length > 0) {
-      const res = await tx.query<{ source: string }>(
-        "SELECT source FROM strata_dead_letter WHERE kind = $1 AND source = ANY($2::text[])",
-        [VAULT_TERM_KIND, bad.map((b) => sourceOf(b.id))],
-      );
-      for (const r of res.rows) known.add(r.source);
-    }
-    for (const b of bad) {
-      if (known.has(sourceOf(b.id))) continue;
-      await opts.deadLetters.record(
-        { kind: VAULT_TERM_KIND, entityId: null, source: sourceOf(b.id), payload: b.payload, error: b.error.message, errorCode: b.error.code },
-        tx,
-      );
-    }
-  }
+  await recordNewDeadLetters(
+    opts.deadLetters,
+    tx,
+    bad.map((b) => ({ kind: VAULT_TERM_KIND, entityId: null, source: sourceOf(b.id), payload: b.payload, error: b.error.message, errorCode: b.error.code })),
+  );
 }
 
 /**

@@ -17,7 +17,7 @@
 import type { Db } from "../../db/db.ts";
 import type { DeadLetter, DeadLetterSink } from "../../supervisors/actor-kind.ts";
 import { InputError, errorMessage } from "../../protocols/errors.ts";
-import { transactionWithDeadLetters } from "../../db/dead-letter-store.ts";
+import { recordNewDeadLetters, transactionWithDeadLetters } from "../../db/dead-letter-store.ts";
 import { parseEventFile } from "./event-file.ts";
 import type { WorkerEvent } from "./events.ts";
 import { WORKER_PARTITION_KIND, journalPreparedCounted, prepareWorkerEvents } from "./journal.ts";
@@ -117,7 +117,8 @@ export async function ingestEventFiles(deps: IngestDeps, partitionId: string, fi
         duplicates += r.duplicates;
         if (r.duplicates === 0 && r.partitions.length === 1) runs.push({ firstSeq: r.partitions[0].firstSeq, events: chunk.events });
       }
-      for (const letter of letters) await deps.deadLetters.record(letter, tx);
+      // A batch retried after part of it committed parses the same bad records again.
+      await recordNewDeadLetters(deps.deadLetters, tx, letters);
       return { inserted, duplicates, runs };
     });
     // Only committed events go to the tail, with the seqs the journal gave them.

@@ -3,7 +3,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { pino } from "pino";
 import { migrate } from "../../db/migrate.ts";
-import { DeadLetterStore, DEAD_LETTER_MESSAGE_TYPE, listDeadLetters, transactionWithDeadLetters } from "../../db/dead-letter-store.ts";
+import { recordNewDeadLetters, DeadLetterStore, DEAD_LETTER_MESSAGE_TYPE, listDeadLetters, transactionWithDeadLetters } from "../../db/dead-letter-store.ts";
 import type { Queryable } from "../../db/db.ts";
 import type { DeadLetter } from "../../supervisors/actor-kind.ts";
 import { createMemoryTransport } from "../../supervisors/transport/memory-transport.ts";
@@ -125,6 +125,18 @@ for (const engine of testEngines) {
     assert.is(await store.count("k-tx"), 0);
     await db.transaction((tx) => store.record(letter({ kind: "k-tx" }), tx));
     assert.is(await store.count("k-tx"), 1);
+  });
+
+  t("dead letters - recordNewDeadLetters keeps one copy per (kind, source) when a batch is delivered again", async () => {
+    const db = await fx.get();
+    const store = new DeadLetterStore(db);
+    const batch = [letter({ kind: "k-once", source: "s3:b/a.json#1" }), letter({ kind: "k-once", source: "s3:b/a.json#4" }), letter({ kind: "k-other", source: "s3:b/a.json#1" })];
+    assert.is(await db.transaction((tx) => recordNewDeadLetters(store, tx, batch)), 3);
+    // The retry of the same batch, plus one new bad record and a repeat inside the batch.
+    const again = [...batch, letter({ kind: "k-once", source: "s3:b/b.json#0" }), letter({ kind: "k-once", source: "s3:b/b.json#0" })];
+    assert.is(await db.transaction((tx) => recordNewDeadLetters(store, tx, again)), 1);
+    assert.is(await store.count("k-once"), 3);
+    assert.is(await store.count("k-other"), 1);
   });
 
   t("dead letters - regression: recorded in the caller's transaction, the notice waits for the commit; a rollback publishes nothing", async () => {

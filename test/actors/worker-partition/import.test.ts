@@ -2,7 +2,10 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { fileURLToPath } from "node:url";
-import { readFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { W1, transcodeJob } from "./events-fixture.ts";
 import pino from "pino";
 import { testEngines } from "../../support/databases.ts";
 import { migrate } from "../../../db/migrate.ts";
@@ -57,6 +60,33 @@ for (const engine of testEngines) {
       assert.is((await listDeadLetters(db, { kind: WORKER_PARTITION_KIND })).length, 0);
     } finally {
       await system.stop();
+      await drop();
+    }
+  });
+
+  test(`import - a batch delivered again keeps one dead letter per bad record [${engine.name}]`, async () => {
+    const { db, drop } = await engine.create();
+    const log = pino({ level: "silent" });
+    const deadLetters = new DeadLetterStore(db, { log });
+    const system = new ActorSystem({ db, clock: systemClock, log, deadLetters });
+    const dir = await mkdtemp(path.join(os.tmpdir(), "strata-wp-import-"));
+    try {
+      await migrate(db);
+      system.register(createWorkerPartitionKind({ commissionBps: 2500, correlationTtlMs: 86_400_000 }));
+      await system.start();
+      await mkdir(path.join(dir, "us-central", "transcode"), { recursive: true });
+      await writeFile(path.join(dir, "us-central", "transcode", "us-central-transcode-20250227T120000Z_20250227T120059Z.json"), JSON.stringify([transcodeJob(W1, 100), transcodeJob(W1, -5)]));
+      const deps = { db, deadLetters, catchUp: (pid: string) => system.ask(WORKER_PARTITION_KIND, pid, "catch-up", {}, { timeoutMs: 60_000 }) };
+      const first = await importWorkerPartitionPath(deps, dir);
+      assert.is(first.totals.newEvents, 1, JSON.stringify(first));
+      const again = await importWorkerPartitionPath(deps, dir);
+      assert.is(again.totals.newEvents, 0);
+      const letters = await listDeadLetters(db, { kind: WORKER_PARTITION_KIND });
+      assert.is(letters.length, 1, "the retried batch's bad record is not recorded twice");
+      assert.match(letters[0].error, /fees: must not be negative/);
+    } finally {
+      await system.stop();
+      await rm(dir, { recursive: true, force: true });
       await drop();
     }
   });
