@@ -8,7 +8,7 @@
  * `path=direct` measures the earlier path instead (journal + apply in one transaction, advisory locks).
  * Beside it, the raw ceiling measured in the same run: the same event rows inserted into the
  * event tables of a fresh database in multi-row batches with ON CONFLICT DO NOTHING over the same
- * number of connections, no other logic.
+ * number of connections as the readers' journal transactions (READERS × LANES), no other logic.
  * Run: `npx tsx test/bench/vault-term.bench.ts [events=200000] [terms=20000] [lanes=4] [batch=2000] [readers=2] [analytics=on|off] [path=actors|direct] [actorLanes=min(4,lanes)]`
  */
 import process from "node:process";
@@ -131,14 +131,15 @@ try {
   const endToEnd = messages.length / seconds;
   lags.sort((a, b) => a - b);
 
-  // Raw ceiling: the same rows, multi-row ON CONFLICT DO NOTHING, LANES connections.
+  // Raw ceiling: the same rows, multi-row ON CONFLICT DO NOTHING, over as many connections as
+  // Strata's readers insert event rows on (READERS × LANES).
   const events: VaultEvent[] = messages.flatMap((m, i) => parseRindexerMessage(String(i), m)).flatMap((p) => (p.ok ? [p.event] : []));
   const batches: VaultEvent[][] = [];
   for (let i = 0; i < events.length; i += BATCH) batches.push(events.slice(i, i + BATCH));
   const t1 = performance.now();
   let next = 0;
   await Promise.all(
-    Array.from({ length: LANES }, async () => {
+    Array.from({ length: READERS * LANES }, async () => {
       while (next < batches.length) {
         const batch = batches[next++];
         await raw.db.transaction((tx) => appendEvents(tx, batch));
