@@ -235,7 +235,10 @@ export async function recomputeTriples(tx: Queryable, termIds: readonly string[]
          FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) AS r(t, c, cv, s, a, p, m, u)
         ORDER BY t, c, cv
        ON CONFLICT (term_id, counter_term_id, curve_id) DO UPDATE SET total_shares = EXCLUDED.total_shares, total_assets = EXCLUDED.total_assets,
-         position_count = EXCLUDED.position_count, market_cap = EXCLUDED.market_cap, updated_at = EXCLUDED.updated_at`,
+         position_count = EXCLUDED.position_count, market_cap = EXCLUDED.market_cap, updated_at = EXCLUDED.updated_at
+       -- A recomputed triple rewrites only the curves that changed (no dead row per unchanged curve).
+       WHERE (triple_vault.total_shares, triple_vault.total_assets, triple_vault.position_count, triple_vault.market_cap, triple_vault.updated_at)
+         IS DISTINCT FROM (EXCLUDED.total_shares, EXCLUDED.total_assets, EXCLUDED.position_count, EXCLUDED.market_cap, EXCLUDED.updated_at)`,
       [
         tv.map((r) => r.termId),
         tv.map((r) => r.counterTermId),
