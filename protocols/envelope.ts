@@ -43,7 +43,14 @@ export function makeEnvelope<B>(
   kind: string,
   type: string,
   body: B,
-  opts: { version?: number; cause?: Pick<Envelope, "id" | "correlationId">; id?: string; now?: number } = {},
+  opts: {
+    version?: number;
+    cause?: Pick<Envelope, "id" | "correlationId">;
+    id?: string;
+    now?: number;
+    /** The ISO timestamp already formatted (a caller stamping many envelopes per millisecond caches it). */
+    timestamp?: string;
+  } = {},
 ): Envelope<B> {
   const id = opts.id ?? newMessageId();
   return {
@@ -53,7 +60,7 @@ export function makeEnvelope<B>(
     version: opts.version ?? 1,
     causationId: opts.cause ? opts.cause.id : null,
     correlationId: opts.cause ? opts.cause.correlationId : id,
-    timestamp: new Date(opts.now ?? Date.now()).toISOString(),
+    timestamp: opts.timestamp ?? new Date(opts.now ?? Date.now()).toISOString(),
     body,
   };
 }

@@ -21,7 +21,7 @@ import { systemClock } from "./clock.ts";
 import type { Db } from "../db/db.ts";
 import type { Transport } from "./transport/transport.ts";
 import type { Envelope } from "../protocols/envelope.ts";
-import { newMessageId } from "../protocols/envelope.ts";
+import { makeEnvelope } from "../protocols/envelope.ts";
 import { DEFAULT_PARTITIONS, partitionOf } from "../protocols/partition.ts";
 import { KindSupervisor, type ActorInspection, type Delivery, type KindStats, type EffectDispatcher } from "./kind-supervisor.ts";
 import { IdleTracker } from "./idle-tracker.ts";
@@ -278,17 +278,7 @@ export class ActorSystem {
       this.stampedAt = now;
       this.stamp = new Date(now).toISOString();
     }
-    const id = opts.id ?? newMessageId();
-    return {
-      id,
-      kind,
-      type,
-      version: opts.version ?? 1,
-      causationId: opts.cause ? opts.cause.id : null,
-      correlationId: opts.cause ? opts.cause.correlationId : id,
-      timestamp: this.stamp,
-      body,
-    };
+    return makeEnvelope(kind, type, body, { id: opts.id, version: opts.version, cause: opts.cause, timestamp: this.stamp });
   }
 
   private isLocal(kind: string, entityId: string): boolean {

@@ -65,13 +65,13 @@ export interface StartVaultTermOptions {
 export interface VaultTermComponent {
   /** The Redis readers (services mode: CONCURRENT_BATCHES consumers), not started when `startReader: false`. */
   readonly readers: readonly RedisStreamReader[];
-  /** The first of `readers` (null in embedded mode). */
-  readonly reader: RedisStreamReader | null;
   readonly breakers: { redis: CircuitBreaker; postgres: CircuitBreaker };
   /** Embedded mode: what the sample import did. */
   readonly imported: ImportSummary | null;
   /** Tell the analytics actors every queued term (the sweep; also callable directly). */
   sweep(): Promise<number>;
+  /** `/ready` of the Redis ingress alone (services mode; empty in embedded mode): what the host module reports. */
+  ingressReadiness(now?: number): Promise<ReadinessCheck[]>;
   /** `/ready`: the Redis ingress is advancing (services mode) and analytics are not stuck. */
   readiness(now?: number): Promise<ReadinessCheck[]>;
   /** `/health`: the circuit breakers of this kind's dependencies. */
@@ -80,7 +80,7 @@ export interface VaultTermComponent {
 }
 
 /** The newest batch of any of the readers (null before the first). */
-export function lastBatchAt(readers: readonly RedisStreamReader[]): number | null {
+function lastBatchAt(readers: readonly RedisStreamReader[]): number | null {
   let at: number | null = null;
   for (const r of readers) if (r.stats.lastBatchAt !== null && (at === null || r.stats.lastBatchAt > at)) at = r.stats.lastBatchAt;
   return at;
@@ -125,27 +125,26 @@ export async function startVaultTerm(opts: StartVaultTermOptions & { startReader
     // CONCURRENT_BATCHES consumers of the group on this host: while one batch commits, the next
     // is read and parsed (one reader waits for its commit before reading again).
     const base = opts.config.consumerName ?? `consumer-${hostname()}-${process.pid}`;
+    const redisUrl = opts.redisUrl;
     for (let i = 0; i < opts.config.concurrentBatches; i++) {
-      const redisUrl = opts.redisUrl;
       readers.push(
         createVaultTermRedisReader({
-      db: opts.db,
-      deadLetters: opts.deadLetters,
-      redisUrl,
-      streams: opts.config.redisStreams,
-      group: opts.config.consumerGroup,
-      consumer: i === 0 ? base : `${base}-${i + 1}`,
-      batchSize: opts.config.batchSize,
-      batchTimeoutMs: opts.config.batchTimeoutMs,
-      claimIdleMs: opts.config.claimIdleMs,
-      maxRetries: opts.config.maxRetries,
-      clock,
-      log: opts.log,
-      metrics,
-      breakers,
-      lanes: opts.config.workers,
-      system: opts.system,
-      onCommitted: (summary) => notifyAnalytics(opts.system, summary.analyticsTerms, partitions),
+          db: opts.db,
+          deadLetters: opts.deadLetters,
+          redisUrl,
+          streams: opts.config.redisStreams,
+          group: opts.config.consumerGroup,
+          consumer: i === 0 ? base : `${base}-${i + 1}`,
+          batchSize: opts.config.batchSize,
+          batchTimeoutMs: opts.config.batchTimeoutMs,
+          claimIdleMs: opts.config.claimIdleMs,
+          maxRetries: opts.config.maxRetries,
+          clock,
+          log: opts.log,
+          metrics,
+          breakers,
+          lanes: opts.config.workers,
+          system: opts.system,
         }),
       );
     }
@@ -183,26 +182,28 @@ export async function startVaultTerm(opts: StartVaultTermOptions & { startReader
   arm();
 
   const breakerDown = (b: CircuitBreaker) => (b.state === "closed" ? undefined : `circuit ${b.name} ${b.state}${b.lastError ? `: ${b.lastError}` : ""}`);
+  /** The Redis readers' check (`/ready`): the group's backlog, the newest batch of any reader, the breakers. */
+  const ingressReadiness = async (now = clock.now()): Promise<ReadinessCheck[]> => {
+    if (readers.length === 0) return [];
+    return [
+      progressCheck({
+        name: "ingress:vault-term-redis",
+        lastProgressAt: lastBatchAt(readers),
+        backlog: await readers[0].backlog(),
+        expectedWithinMs: Math.max(30_000, opts.config.batchTimeoutMs * 4),
+        now,
+        down: breakerDown(breakers.redis) ?? breakerDown(breakers.postgres),
+      }),
+    ];
+  };
   return {
     readers,
-    reader: readers[0] ?? null,
     breakers,
     imported,
     sweep,
+    ingressReadiness,
     async readiness(now = clock.now()) {
-      const checks: ReadinessCheck[] = [];
-      if (readers.length > 0) {
-        checks.push(
-          progressCheck({
-            name: "ingress:vault-term-redis",
-            lastProgressAt: lastBatchAt(readers),
-            backlog: await readers[0].backlog(),
-            expectedWithinMs: Math.max(30_000, opts.config.batchTimeoutMs * 4),
-            now,
-            down: breakerDown(breakers.redis) ?? breakerDown(breakers.postgres),
-          }),
-        );
-      }
+      const checks = await ingressReadiness(now);
       const queued = Number((await opts.db.query<{ n: string }>("SELECT count(*)::text AS n FROM term_update_queue WHERE processed_at IS NULL")).rows[0].n);
       checks.push(progressCheck({ name: "kind:vault-term-analytics", lastProgressAt: analyticsProgressAt, backlog: queued, expectedWithinMs: 2 * every, now }));
       return checks;

@@ -13,7 +13,7 @@ import type { ActorSystem } from "../../supervisors/actor-system.ts";
 import { DEFAULT_PARTITIONS } from "../../protocols/partition.ts";
 import { InputError } from "../../protocols/errors.ts";
 import { parseRindexerMessage, type ParsedMessage } from "./rindexer-entry.ts";
-import { journalAndSendInLanes, type IngestSummary } from "./ingest.ts";
+import { journalAndSend, type IngestSummary } from "./ingest.ts";
 import { analyticsTargets, TERM_UPDATED, TRIPLE_ANALYTICS_KIND } from "./triple-analytics-kind.ts";
 
 /** Tell each triple-analytics partition actor the terms of its partition. */
@@ -36,8 +36,6 @@ export interface ImportOptions {
   deadLetters: DeadLetterSink;
   /** Must have the vault-term kinds registered (`registerVaultTermKinds`). */
   system: Pick<ActorSystem, "send" | "whenIdle">;
-  /** Concurrent journal transactions per batch (default 1). */
-  lanes?: number;
   /** Lines per transaction (default 1000). */
   batchSize?: number;
   /** Name used in dead-letter sources: `import:<name>:<line>`. */
@@ -67,7 +65,7 @@ export async function importVaultTermLines(lines: readonly string[], opts: Impor
       total.lines += 1;
       parsed.push(...parseLine(lines[i], i + 1, name));
     }
-    const s: IngestSummary = await journalAndSendInLanes(parsed, { db: opts.db, deadLetters: opts.deadLetters, system: opts.system, lanes: opts.lanes ?? 1 });
+    const s: IngestSummary = await journalAndSend(parsed, { db: opts.db, deadLetters: opts.deadLetters, system: opts.system });
     total.messages += s.messages;
     total.fresh += s.fresh;
     total.duplicates += s.duplicates;

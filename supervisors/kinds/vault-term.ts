@@ -9,7 +9,7 @@
  *    background after start (re-importing on a later start changes nothing: the journal dedupes);
  *  - the periodic analytics sweep of `startVaultTerm`.
  */
-import { BUNDLED_SAMPLE, importVaultTermFile, lastBatchAt, startVaultTerm, VAULT_TERM_ACTOR_KINDS, vaultTermConfig } from "../../actors/vault-term/mod.ts";
+import { BUNDLED_SAMPLE, importVaultTermFile, startVaultTerm, VAULT_TERM_ACTOR_KINDS, vaultTermConfig } from "../../actors/vault-term/mod.ts";
 import type { ImportSummary } from "../../actors/vault-term/mod.ts";
 import { maskUrlPassword } from "../../config/fields.ts";
 import { progressCheck } from "../../admin/readiness.ts";
@@ -73,22 +73,9 @@ export const vaultTermModule: KindModule = {
       }
     }
 
-    const ready = (): ReadinessCheck[] => {
+    const ready = async (): Promise<ReadinessCheck[]> => {
       const now = clock.now();
-      if (component.reader) {
-        const failing = component.readers.find((r) => r.stats.lastError);
-        const breaker = component.breakers.redis.state;
-        return [
-          progressCheck({
-            name: "ingress:vault-term-redis",
-            lastProgressAt: lastBatchAt(component.readers),
-            backlog: failing ? 1 : 0,
-            expectedWithinMs: Math.max(60_000, settings.batchTimeoutMs * 4),
-            now,
-            down: breaker === "open" ? `redis circuit open${failing ? `: ${failing.stats.lastError}` : ""}` : undefined,
-          }),
-        ];
-      }
+      if (component.readers.length > 0) return component.ingressReadiness(now);
       if (sample) {
         return [
           progressCheck({

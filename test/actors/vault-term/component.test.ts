@@ -69,7 +69,7 @@ test("services - a Redis stream into PostgreSQL with the seed's metrics", async 
     const vt = await startVaultTerm({ db: fx.db, deadLetters: new DeadLetterStore(fx.db), system, config, redisUrl: testEnv.redisUrl, registry, startReader: false });
     const before = (await vt.readiness(Date.now()))[0];
     assert.equal([before.ready, before.backlog], [false, SAMPLE_LINES.length + 1], "work waiting and no progress yet is not ready");
-    assert.is(await vt.reader!.drain(), SAMPLE_LINES.length + 1);
+    assert.is(await vt.readers[0].drain(), SAMPLE_LINES.length + 1);
     await system.whenIdle();
     assert.is(await count(fx.db, "term_update_queue"), 0);
     assert.is(await count(fx.db, "triple_term"), 15);
