@@ -10,6 +10,7 @@
 import process from "node:process";
 import { keccak256, toUtf8Bytes } from "ethers";
 import { counterTermId } from "../../actors/vault-term/normalize.ts";
+import { mulberry32 } from "../seeded-random.ts";
 
 export interface GenerateOptions {
   seed?: number;
@@ -40,16 +41,6 @@ const CONTRACT = "0x6E35cF57A41fA15eA0EaE9C33e751b01A784Fe7e";
 const CURVES = ["1", "2"];
 const WAD = 10n ** 18n;
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const hexText = (text: string) => Array.from(new TextEncoder().encode(text), (b) => b.toString(16).padStart(2, "0")).join("");
 

@@ -7,6 +7,7 @@ import process from "node:process";
  */
 import { parseRindexerMessage } from "../../../actors/vault-term/rindexer-entry.ts";
 import type { ParsedMessage } from "../../../actors/vault-term/rindexer-entry.ts";
+import { mulberry32 } from "../../../samples/seeded-random.ts";
 
 export const ACCOUNT = "0x742d35Cc6634C0532925a3b844Bc9e7595f0bEb0";
 export const ACCOUNT_EIP55 = "0x742D35CC6634c0532925A3b844BC9E7595F0BEb0";
@@ -118,14 +119,7 @@ export function parse(messages: readonly unknown[]): ParsedMessage[] {
 /** A deterministic shuffle (mulberry32). */
 export function shuffle<T>(items: readonly T[], seed: number): T[] {
   const out = [...items];
-  let a = seed >>> 0;
-  const rand = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rand = mulberry32(seed);
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
     [out[i], out[j]] = [out[j], out[i]];

@@ -6,6 +6,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { SubjectIndex, assertValidPattern, assertValidSubject, subjectMatches } from "../../../supervisors/transport/subject-match.ts";
+import { mulberry32 } from "../../../samples/seeded-random.ts";
 
 interface Sub {
   readonly id: number;
@@ -13,17 +14,6 @@ interface Sub {
   readonly queue: string | undefined;
 }
 
-/** Small deterministic PRNG (mulberry32) so a failure reproduces. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test("subject-match - the reference definition of '*' and '>'", () => {
   assert.ok(subjectMatches("a.*.c", "a.b.c"));
@@ -60,7 +50,7 @@ test("subject-match - pattern validation names what is wrong", () => {
 });
 
 test("subject-match - the index agrees with the reference on random patterns, before and after removals", () => {
-  const random = rng(20261125);
+  const random = mulberry32(20261125);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
   const patternTokens = ["a", "b", "c", "*", "*", ">"];
   const subjectTokens = ["a", "b", "c"];
