@@ -5,31 +5,21 @@
  * one transaction; the reader acknowledges the entries after that commit. Message ids are
  * `<stream>/<redisId>` (`-<index>` per array element); dead letters have source `redis:<id>`.
  */
-import type { Logger } from "pino";
 import type { Db } from "../../db/db.ts";
 import type { DeadLetterSink } from "../../supervisors/actor-kind.ts";
-import type { Clock } from "../../supervisors/clock.ts";
 import { errorMessage } from "../../protocols/errors.ts";
-import { RedisStreamReader, type StreamEntry } from "../ingress/redis-stream-reader.ts";
+import { RedisStreamReader, type RedisStreamReaderOptions, type StreamEntry } from "../ingress/redis-stream-reader.ts";
 import { fieldsToRecord, parseRedisEntry } from "./rindexer-entry.ts";
 import { ingestMessagesInLanes, journalAndSendInLanes, VAULT_TERM_KIND, type IngestSummary } from "./ingest.ts";
 import type { ActorSystem } from "../../supervisors/actor-system.ts";
 import type { CircuitBreaker } from "./circuit-breaker.ts";
 import type { VaultTermMetrics } from "./metrics.ts";
 
-export interface VaultTermRedisOptions {
+/** The reader's own options (stream, group, batching, retries, clock, log), plus the write path's. */
+export interface VaultTermRedisOptions
+  extends Pick<RedisStreamReaderOptions, "redisUrl" | "streams" | "group" | "consumer" | "batchSize" | "batchTimeoutMs" | "claimIdleMs" | "maxRetries" | "clock" | "log"> {
   db: Db;
   deadLetters: DeadLetterSink;
-  redisUrl: string;
-  streams: readonly string[];
-  group: string;
-  consumer: string;
-  batchSize: number;
-  batchTimeoutMs: number;
-  claimIdleMs?: number;
-  maxRetries?: number;
-  clock?: Clock;
-  log?: Logger;
   metrics?: VaultTermMetrics;
   /**
    * The actor path: batches are journaled, then each term's fresh events are sent to its
