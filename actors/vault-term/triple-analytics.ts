@@ -39,15 +39,9 @@ export interface TripleRef {
   updatedAt: number | null;
 }
 
-export interface TripleVaultRow {
-  termId: string;
+/** A triple's row per curve: the metrics of its pro and counter vault summed (keyed by the triple's term). */
+export interface TripleVaultRow extends VaultMetrics {
   counterTermId: string;
-  curveId: string;
-  totalShares: bigint;
-  totalAssets: bigint;
-  positionCount: bigint;
-  marketCap: bigint;
-  updatedAt: number | null;
 }
 
 export interface TripleTermRow {
