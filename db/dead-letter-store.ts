@@ -148,6 +148,10 @@ export class DeadLetterStore implements DeadLetterSink {
   }
 }
 
+/** The (kind, source) pairs of `$1`/`$2` already kept; through the index of migration 0002. */
+export const KNOWN_DEAD_LETTERS_SQL = `SELECT d.kind, d.source FROM strata_dead_letter d
+  JOIN unnest($1::text[], $2::text[]) AS u(kind, source) ON d.kind = u.kind AND md5(d.source) = md5(u.source) AND d.source = u.source`;
+
 /**
  * Records, in the caller's transaction, the letters whose (kind, source) is not recorded yet:
  * a redelivered or retried batch (an S3 batch retried after part of it committed, a Redis entry
@@ -155,10 +159,7 @@ export class DeadLetterStore implements DeadLetterSink {
  */
 export async function recordNewDeadLetters(sink: DeadLetterSink, tx: Queryable, letters: readonly DeadLetter[]): Promise<number> {
   if (letters.length === 0) return 0;
-  const res = await tx.query<{ kind: string; source: string }>(
-    "SELECT d.kind, d.source FROM strata_dead_letter d JOIN unnest($1::text[], $2::text[]) AS u(kind, source) ON d.kind = u.kind AND d.source = u.source",
-    [letters.map((l) => l.kind), letters.map((l) => l.source)],
-  );
+  const res = await tx.query<{ kind: string; source: string }>(KNOWN_DEAD_LETTERS_SQL, [letters.map((l) => l.kind), letters.map((l) => l.source)]);
   const known = new Set(res.rows.map((r) => `${r.kind}\u0000${r.source}`));
   let recorded = 0;
   for (const letter of letters) {

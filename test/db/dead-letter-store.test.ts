@@ -3,7 +3,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { pino } from "pino";
 import { migrate } from "../../db/migrate.ts";
-import { recordNewDeadLetters, DeadLetterStore, DEAD_LETTER_MESSAGE_TYPE, listDeadLetters, transactionWithDeadLetters } from "../../db/dead-letter-store.ts";
+import { KNOWN_DEAD_LETTERS_SQL, recordNewDeadLetters, DeadLetterStore, DEAD_LETTER_MESSAGE_TYPE, listDeadLetters, transactionWithDeadLetters } from "../../db/dead-letter-store.ts";
 import type { Queryable } from "../../db/db.ts";
 import type { DeadLetter } from "../../supervisors/actor-kind.ts";
 import { createMemoryTransport } from "../../supervisors/transport/memory-transport.ts";
@@ -137,6 +137,23 @@ for (const engine of testEngines) {
     assert.is(await db.transaction((tx) => recordNewDeadLetters(store, tx, again)), 1);
     assert.is(await store.count("k-once"), 3);
     assert.is(await store.count("k-other"), 1);
+  });
+
+  t("dead letters - the (kind, source) lookup of recordNewDeadLetters goes through an index, not a scan of the kind's letters (migration 0002)", async () => {
+    const db = await fx.get();
+    await db.query(
+      `INSERT INTO strata_dead_letter (kind, source, error, error_code)
+       SELECT 'k-many', 's3:bucket/' || repeat('long-key/', 400) || g || '.json#' || g, 'bad', 'validation' FROM generate_series(1, 20000) AS g`,
+    );
+    await db.query("ANALYZE strata_dead_letter");
+    const plan = await db.query<{ "QUERY PLAN": unknown }>(`EXPLAIN (FORMAT JSON) ${KNOWN_DEAD_LETTERS_SQL}`, [["k-many"], ["s3:bucket/x.json#1"]]);
+    const text = JSON.stringify(plan.rows[0]["QUERY PLAN"]);
+    assert.match(text, /strata_dead_letter_source/, text);
+    assert.not.match(text, /"Seq Scan"/, text);
+    // Sources longer than a btree entry allows are indexed (through md5) and found.
+    const store = new DeadLetterStore(db);
+    const long = "s3:bucket/" + "long-key/".repeat(400) + "7.json#7";
+    assert.is(await db.transaction((tx) => recordNewDeadLetters(store, tx, [letter({ kind: "k-many", source: long }), letter({ kind: "k-many", source: long + "0" })])), 1);
   });
 
   t("dead letters - regression: recorded in the caller's transaction, the notice waits for the commit; a rollback publishes nothing", async () => {
