@@ -17,7 +17,7 @@
  * and empties the pending set.
  */
 import { z } from "zod";
-import type { ActorKind, ActorContext } from "../../supervisors/actor-kind.ts";
+import type { ActorKind } from "../../supervisors/actor-kind.ts";
 import type { Envelope } from "../../protocols/envelope.ts";
 import type { Queryable } from "../../db/db.ts";
 import { partitionOf, partitionToken, DEFAULT_PARTITIONS } from "../../protocols/partition.ts";
@@ -62,14 +62,14 @@ export function tripleAnalyticsKind(opts: TripleAnalyticsKindOptions = {}): Acto
     options: { commit: { maxBatch: 500, maxDelayMs: opts.commitDelayMs ?? 200 } },
     messages: { [TERM_UPDATED]: z.object({ termIds: z.array(z.string().min(1)) }) },
     initial: () => ({ pending: new Set() }),
-    async load(_db: Queryable, ids: readonly string[]) {
-      return new Map(ids.map((id) => [id, { pending: new Set<string>() }]));
-    },
-    async activate(state: TripleAnalyticsState, ctx: ActorContext) {
-      const res = await ctx.db.query<{ term_id: string }>("SELECT term_id FROM term_update_queue WHERE processed_at IS NULL");
-      const mine = res.rows.map((r) => r.term_id).filter((t) => partitionToken(partitionOf(t, partitions), partitions) === ctx.id);
-      for (const term of mine) state.pending.add(term);
-      return state;
+    // Catch-up: the partitions activating in one burst (a restart wakes all of them) take their
+    // queued terms from ONE read of the queue, split here by partition (a read per partition
+    // read the whole queue 16 times). A reload after a failed commit reads it again.
+    async load(db: Queryable, ids: readonly string[]) {
+      const out = new Map(ids.map((id) => [id, { pending: new Set<string>() }]));
+      const res = await db.query<{ term_id: string }>("SELECT term_id FROM term_update_queue WHERE processed_at IS NULL");
+      for (const r of res.rows) out.get(partitionToken(partitionOf(r.term_id, partitions), partitions))?.pending.add(r.term_id);
+      return out;
     },
     handle(state: TripleAnalyticsState, msg: Envelope) {
       // In place: a partition's pending set holds thousands of terms, and a copy per message made
