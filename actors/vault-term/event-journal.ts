@@ -25,6 +25,8 @@ interface TableSpec<E extends VaultEvent> {
   cols: readonly string[];
   casts: readonly string[];
   values(e: E): (string | null)[];
+  /** How `readAllEvents` reads the table back: its columns besides the tx ones, and the event of a row. */
+  read?: { select: string; fromRow(r: Row, tx: TxInfo): E };
 }
 
 const txValues = (t: TxInfo): (string | null)[] => [
@@ -44,30 +46,92 @@ const SPECS: { [K in VaultEvent["type"]]: TableSpec<Extract<VaultEvent, { type: 
     cols: ["atom_data", "raw_data", "atom_wallet", "creator", "term_id"],
     casts: ["", "BYTEA", "", "", ""],
     values: (e: AtomCreated) => [e.atomData, e.rawData, e.atomWallet, e.creator, e.termId],
+    read: {
+      select: "atom_data, encode(raw_data, 'hex') AS raw_data, atom_wallet, creator, term_id",
+      fromRow: (r, tx) => ({ type: "AtomCreated", tx, atomData: r.atom_data as string | null, rawData: (r.raw_data as string) ?? "", atomWallet: r.atom_wallet as string, creator: r.creator as string, termId: r.term_id as string }),
+    },
   },
   TripleCreated: {
     table: EVENT_TABLES.TripleCreated,
     cols: ["creator", "object_id", "predicate_id", "subject_id", "term_id", "counter_term_id"],
     casts: ["", "", "", "", "", ""],
     values: (e: TripleCreated) => [e.creator, e.objectId, e.predicateId, e.subjectId, e.termId, e.counterTermId],
+    read: {
+      select: "creator, object_id, predicate_id, subject_id, term_id, counter_term_id",
+      fromRow: (r, tx) => ({
+        type: "TripleCreated",
+        tx,
+        creator: r.creator as string,
+        objectId: r.object_id as string,
+        predicateId: r.predicate_id as string,
+        subjectId: r.subject_id as string,
+        termId: r.term_id as string,
+        counterTermId: r.counter_term_id as string,
+      }),
+    },
   },
   Deposited: {
     table: EVENT_TABLES.Deposited,
     cols: ["assets", "assets_after_fees", "curve_id", "receiver", "sender", "shares", "term_id", "total_shares", "vault_type"],
     casts: ["", "", "", "", "", "", "", "", "::smallint"],
     values: (e: Deposited) => [e.assets, e.assetsAfterFees, e.curveId, e.receiver, e.sender, e.shares, e.termId, e.totalShares, String(e.vaultType)],
+    read: {
+      select: "assets, assets_after_fees, curve_id, receiver, sender, shares, term_id, total_shares, vault_type",
+      fromRow: (r, tx) => ({
+        type: "Deposited",
+        tx,
+        assets: r.assets as string,
+        assetsAfterFees: r.assets_after_fees as string,
+        curveId: r.curve_id as string,
+        receiver: r.receiver as string,
+        sender: r.sender as string,
+        shares: r.shares as string,
+        termId: r.term_id as string,
+        totalShares: r.total_shares as string,
+        vaultType: Number(r.vault_type),
+      }),
+    },
   },
   Redeemed: {
     table: EVENT_TABLES.Redeemed,
     cols: ["assets", "curve_id", "fees", "receiver", "sender", "shares", "term_id", "total_shares", "vault_type"],
     casts: ["", "", "", "", "", "", "", "", "::smallint"],
     values: (e: Redeemed) => [e.assets, e.curveId, e.fees, e.receiver, e.sender, e.shares, e.termId, e.totalShares, String(e.vaultType)],
+    read: {
+      select: "assets, curve_id, fees, receiver, sender, shares, term_id, total_shares, vault_type",
+      fromRow: (r, tx) => ({
+        type: "Redeemed",
+        tx,
+        assets: r.assets as string,
+        curveId: r.curve_id as string,
+        fees: r.fees as string,
+        receiver: r.receiver as string,
+        sender: r.sender as string,
+        shares: r.shares as string,
+        termId: r.term_id as string,
+        totalShares: r.total_shares as string,
+        vaultType: Number(r.vault_type),
+      }),
+    },
   },
   SharePriceChanged: {
     table: EVENT_TABLES.SharePriceChanged,
     cols: ["term_id", "curve_id", "share_price", "total_assets", "total_shares", "vault_type"],
     casts: ["", "", "", "", "", "::smallint"],
     values: (e: SharePriceChanged) => [e.termId, e.curveId, e.sharePrice, e.totalAssets, e.totalShares, String(e.vaultType)],
+    read: {
+      select: "term_id, curve_id, share_price, total_assets, total_shares, vault_type",
+      fromRow: (r, tx) => ({
+        type: "SharePriceChanged",
+        tx,
+        termId: r.term_id as string,
+        curveId: r.curve_id as string,
+        sharePrice: r.share_price as string,
+        totalAssets: r.total_assets as string,
+        totalShares: r.total_shares as string,
+        vaultType: Number(r.vault_type),
+      }),
+    },
   },
   Generic: {
     table: EVENT_TABLES.Generic,
@@ -142,70 +206,17 @@ const TX_SELECT = `transaction_hash, log_index::text AS log_index, address, bloc
  */
 export async function readAllEvents(db: Queryable, termIds?: readonly string[]): Promise<VaultEvent[]> {
   const out: VaultEvent[] = [];
-  const q = (table: string, extra: string) =>
-    termIds === undefined
-      ? db.query<Row>(`SELECT ${TX_SELECT}, ${extra} FROM ${table} ORDER BY block_number, log_index, transaction_hash`)
-      : db.query<Row>(
-          `SELECT ${TX_SELECT}, ${extra} FROM ${table} WHERE term_id = ANY($1::text[])${table === EVENT_TABLES.TripleCreated ? " OR counter_term_id = ANY($1::text[])" : ""}
-            ORDER BY block_number, log_index, transaction_hash`,
-          [[...termIds]],
-        );
-  for (const r of (await q(EVENT_TABLES.AtomCreated, "atom_data, encode(raw_data, 'hex') AS raw_data, atom_wallet, creator, term_id")).rows) {
-    out.push({ type: "AtomCreated", tx: txFromRow(r), atomData: r.atom_data as string | null, rawData: (r.raw_data as string) ?? "", atomWallet: r.atom_wallet as string, creator: r.creator as string, termId: r.term_id as string });
-  }
-  for (const r of (await q(EVENT_TABLES.TripleCreated, "creator, object_id, predicate_id, subject_id, term_id, counter_term_id")).rows) {
-    out.push({
-      type: "TripleCreated",
-      tx: txFromRow(r),
-      creator: r.creator as string,
-      objectId: r.object_id as string,
-      predicateId: r.predicate_id as string,
-      subjectId: r.subject_id as string,
-      termId: r.term_id as string,
-      counterTermId: r.counter_term_id as string,
-    });
-  }
-  for (const r of (await q(EVENT_TABLES.Deposited, "assets, assets_after_fees, curve_id, receiver, sender, shares, term_id, total_shares, vault_type")).rows) {
-    out.push({
-      type: "Deposited",
-      tx: txFromRow(r),
-      assets: r.assets as string,
-      assetsAfterFees: r.assets_after_fees as string,
-      curveId: r.curve_id as string,
-      receiver: r.receiver as string,
-      sender: r.sender as string,
-      shares: r.shares as string,
-      termId: r.term_id as string,
-      totalShares: r.total_shares as string,
-      vaultType: Number(r.vault_type),
-    });
-  }
-  for (const r of (await q(EVENT_TABLES.Redeemed, "assets, curve_id, fees, receiver, sender, shares, term_id, total_shares, vault_type")).rows) {
-    out.push({
-      type: "Redeemed",
-      tx: txFromRow(r),
-      assets: r.assets as string,
-      curveId: r.curve_id as string,
-      fees: r.fees as string,
-      receiver: r.receiver as string,
-      sender: r.sender as string,
-      shares: r.shares as string,
-      termId: r.term_id as string,
-      totalShares: r.total_shares as string,
-      vaultType: Number(r.vault_type),
-    });
-  }
-  for (const r of (await q(EVENT_TABLES.SharePriceChanged, "term_id, curve_id, share_price, total_assets, total_shares, vault_type")).rows) {
-    out.push({
-      type: "SharePriceChanged",
-      tx: txFromRow(r),
-      termId: r.term_id as string,
-      curveId: r.curve_id as string,
-      sharePrice: r.share_price as string,
-      totalAssets: r.total_assets as string,
-      totalShares: r.total_shares as string,
-      vaultType: Number(r.vault_type),
-    });
+  for (const spec of Object.values(SPECS) as TableSpec<VaultEvent>[]) {
+    if (!spec.read) continue; // generic events concern no term
+    const res =
+      termIds === undefined
+        ? await db.query<Row>(`SELECT ${TX_SELECT}, ${spec.read.select} FROM ${spec.table} ORDER BY block_number, log_index, transaction_hash`)
+        : await db.query<Row>(
+            `SELECT ${TX_SELECT}, ${spec.read.select} FROM ${spec.table} WHERE term_id = ANY($1::text[])${spec.table === EVENT_TABLES.TripleCreated ? " OR counter_term_id = ANY($1::text[])" : ""}
+              ORDER BY block_number, log_index, transaction_hash`,
+            [[...termIds]],
+          );
+    for (const r of res.rows) out.push(spec.read.fromRow(r, txFromRow(r)));
   }
   return out.sort((a, b) => a.tx.blockNumber - b.tx.blockNumber || a.tx.logIndex - b.tx.logIndex);
 }
