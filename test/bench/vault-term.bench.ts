@@ -134,12 +134,12 @@ try {
   for (const [k, ms] of [...perStatement].sort((a, b) => b[1] - a[1])) say(`  ${(ms / 1000).toFixed(2)} s ${k}`);
   say(`transaction time: reader ${(timing.reader / 1000).toFixed(1)} s, actors ${(timing.actors / 1000).toFixed(1)} s`);
   await new Promise((r) => setTimeout(r, 600)); // backends report their table statistics within ~0.5 s
-  const written = await live.db.query<{ relname: string; ins: string; upd: string; del: string }>(
-    `SELECT relname, n_tup_ins::text AS ins, n_tup_upd::text AS upd, n_tup_del::text AS del FROM pg_stat_user_tables
+  const written = await live.db.query<{ relname: string; ins: string; upd: string; del: string; hot: string }>(
+    `SELECT relname, n_tup_ins::text AS ins, n_tup_upd::text AS upd, n_tup_del::text AS del, n_tup_hot_upd::text AS hot FROM pg_stat_user_tables
       WHERE n_tup_ins + n_tup_upd + n_tup_del > 0 ORDER BY n_tup_ins + n_tup_upd + n_tup_del DESC`,
   );
   const rowWrites = written.rows.reduce((n, r) => n + Number(r.ins) + Number(r.upd) + Number(r.del), 0);
-  say(`row writes ${rowWrites} (${(rowWrites / messages.length).toFixed(2)} per event): ${written.rows.map((r) => `${r.relname} +${r.ins}/~${r.upd}/-${r.del}`).join(", ")}`);
+  say(`row writes ${rowWrites} (${(rowWrites / messages.length).toFixed(2)} per event): ${written.rows.map((r) => `${r.relname} +${r.ins}/~${r.upd}${r.upd === "0" ? "" : ` (${r.hot} HOT)`}/-${r.del}`).join(", ")}`);
   for (const r of readers) await r.stop();
   await system.stop();
   const endToEnd = messages.length / seconds;
