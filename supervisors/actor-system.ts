@@ -177,7 +177,8 @@ export class ActorSystem {
     const env = this.envelope(kind, type, body, opts);
     const local = this.isLocal(kind, entityId);
     for (;;) {
-      if (local) await this.supervisor(kind).whenRoom(entityId);
+      // Awaited only when full: most sends find room, and an await per send costs a microtask.
+      if (local && this.supervisor(kind).isFull(entityId)) await this.supervisor(kind).whenRoom(entityId);
       try {
         this.route(kind, entityId, env, opts.source ?? "local", false);
         return;

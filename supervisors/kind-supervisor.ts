@@ -259,6 +259,12 @@ export class KindSupervisor<S> {
    * Resolves when the actor's mailbox has room (immediately when it has, or when the actor is
    * not resident, failed or the system stops): what `ActorSystem.send` waits on.
    */
+  /** Whether a tell to `entityId` would wait for room (its resident mailbox is full). */
+  isFull(entityId: string): boolean {
+    const cell = this.cells.get(entityId);
+    return cell !== undefined && cell.mailbox.full && !this.stopped;
+  }
+
   async whenRoom(entityId: string): Promise<void> {
     for (;;) {
       const cell = this.cells.get(entityId);
