@@ -13,6 +13,9 @@
  * of the domain's derived tables as the run left them, each written once with the same method
  * and connections — its ratio to the raw ceiling is the best ratio any implementation that keeps
  * those tables can reach here (it parses nothing, reads nothing, keeps no progress).
+ * Also the CPU per event of the run (this process and the database backends serving it) beside
+ * the raw insert's (`vault_term.cpu.ratio`: steadier than the wall-time ratio on a shared machine).
+ * With `CPU_PROFILE=<file.cpuprofile>`, a V8 CPU profile of the ingest alone is written there.
  * Run: `npx tsx test/bench/vault-term.bench.ts [events=200000] [terms=20000] [lanes=4] [batch=2000] [readers=2] [analytics=on|off] [path=actors|direct] [actorLanes=min(4,lanes)]`
  */
 import process from "node:process";
@@ -33,6 +36,7 @@ import { parseRindexerMessage } from "../../actors/vault-term/rindexer-entry.ts"
 import { appendEvents } from "../../actors/vault-term/event-journal.ts";
 import type { VaultEvent } from "../../actors/vault-term/events.ts";
 import type { Db } from "../../db/db.ts";
+import { cpuSpent, cpuTimes, startCpuProfile } from "./cpu-times.ts";
 
 const EVENTS = Number(process.argv[2] ?? 200_000);
 const TERMS = Number(process.argv[3] ?? 20_000);
@@ -113,9 +117,13 @@ try {
       onCommitted: (s) => (ANALYTICS ? notifyAnalytics(system, s.analyticsTerms) : undefined),
     }),
   );
+  const profile = process.env.CPU_PROFILE ? await startCpuProfile() : null;
+  const cpu0 = await cpuTimes(live.db);
   const t0 = performance.now();
   await Promise.all(readers.map((r) => r.drain()));
   await system.whenIdle();
+  if (profile) await profile.stop(process.env.CPU_PROFILE!);
+  const strataCpu = cpuSpent(cpu0, await cpuTimes(live.db));
   if (!ANALYTICS) await live.db.query("DELETE FROM term_update_queue");
   const queued = await live.db.query<{ n: string }>("SELECT count(*)::text AS n FROM term_update_queue");
   const seconds = (performance.now() - t0) / 1000;
@@ -150,6 +158,7 @@ try {
   const events: VaultEvent[] = messages.flatMap((m, i) => parseRindexerMessage(String(i), m)).flatMap((p) => (p.ok ? [p.event] : []));
   const batches: VaultEvent[][] = [];
   for (let i = 0; i < events.length; i += BATCH) batches.push(events.slice(i, i + BATCH));
+  const rawCpu0 = await cpuTimes(raw.db);
   const t1 = performance.now();
   let next = 0;
   await Promise.all(
@@ -161,6 +170,7 @@ try {
     }),
   );
   const rawSeconds = (performance.now() - t1) / 1000;
+  const rawCpu = cpuSpent(rawCpu0, await cpuTimes(raw.db));
   const rawRate = events.length / rawSeconds;
 
   // Floor of the required writes: the raw ceiling's event rows plus every row of the domain's
@@ -177,6 +187,13 @@ try {
   process.stdout.write(`vault_term.raw_insert_ceiling: ${rawRate.toFixed(0)} events/s\n`);
   process.stdout.write(`vault_term.end_to_end.ratio: ${(endToEnd / rawRate).toFixed(2)} x\n`);
   say(`derived rows written once by the floor: ${derived.rows} (${derived.perTable})`);
+  // CPU per event (this process + the database backends serving it): steadier than events/s when
+  // the machine is shared, and its ratio says how much more work an event costs than a raw insert.
+  const usPerEvent = (c: { node: number; postgres: number | null }) => ((c.node + (c.postgres ?? 0)) * 1000) / messages.length;
+  process.stdout.write(`vault_term.cpu_node: ${((strataCpu.node * 1000) / messages.length).toFixed(1)} us/event\n`);
+  if (strataCpu.postgres !== null) process.stdout.write(`vault_term.cpu_postgres: ${((strataCpu.postgres * 1000) / messages.length).toFixed(1)} us/event\n`);
+  process.stdout.write(`vault_term.raw_insert_cpu: ${usPerEvent(rawCpu).toFixed(1)} us/event\n`);
+  process.stdout.write(`vault_term.cpu.ratio: ${(usPerEvent(rawCpu) / usPerEvent(strataCpu)).toFixed(2)} x\n`);
   process.stdout.write(`vault_term.required_writes_floor: ${floorRate.toFixed(0)} events/s\n`);
   process.stdout.write(`vault_term.required_writes_floor.ratio: ${(floorRate / rawRate).toFixed(2)} x\n`);
 } finally {
