@@ -1,6 +1,7 @@
 /**
  * The generic append-only journal (`strata_journal`, DESIGN.md spine rule 1) for kinds whose
- * source is not itself a durable database (worker-partition raw events).
+ * source is not itself a durable database, and the seq heads (`strata_journal_head`) that a kind
+ * with journal tables of its own (worker-partition) numbers its events under.
  *
  * appendToJournal — idempotent on `(kind, natural_key)`: a key already journaled (or repeated
  *   in the batch) is skipped and counted, the rest of the batch is inserted. Each
@@ -23,6 +24,8 @@
  *   appendPreparedCounted split it so that the checks and JSON serialisation run ahead,
  *   outside the transaction.
  * readJournal — entries after a seq, in seq order; readJournalPayloads — only (seq, payload).
+ * lockJournalHeads / advanceJournalHeads — the head lock and the guarded advance alone, for a
+ *   kind that keeps its own journal rows in this seq space (worker-partition, migration 0202).
  */
 import { InputError, RetryableError } from "../protocols/errors.ts";
 import type { Queryable } from "./db.ts";
@@ -125,6 +128,29 @@ SELECT $1::text, t.partition, t.seq, t.entity_id, t.natural_key, t.event_type, t
 FROM ROWS FROM (unnest($2::int[]), unnest($3::bigint[]), unnest($4::text[]), unnest($5::text[]), unnest($6::text[]), jsonb_array_elements($7::jsonb), unnest($8::bigint[]), unnest($9::text[]))
   AS t(partition, seq, entity_id, natural_key, event_type, payload, block_number, block_hash)`;
 
+/**
+ * Locks the heads of `partitions` of `kind` (creating missing ones) until the caller's
+ * transaction ends and returns their last seq: while the lock is held nobody else hands out seqs
+ * there. For journals of a kind's own (worker-partition's `worker_event_journal`) that number
+ * their events in this seq space; appendToJournal uses the same statement.
+ */
+export async function lockJournalHeads(tx: Queryable, kind: string, partitions: readonly number[]): Promise<Map<number, number>> {
+  const heads = await tx.query<{ partition: number; last_seq: string }>(LOCK_HEADS, [kind, distinctSorted(partitions)]);
+  const head = new Map<number, number>();
+  for (const r of heads.rows) head.set(Number(r.partition), int8ToNumber(r.last_seq, "strata_journal_head.last_seq"));
+  return head;
+}
+
+/**
+ * Advances heads locked by lockJournalHeads to the seqs handed out (`firstSeq - 1` must be the
+ * locked value: checked); throws when a head moved.
+ */
+export async function advanceJournalHeads(tx: Queryable, kind: string, ranges: readonly { partition: number; firstSeq: number; lastSeq: number }[]): Promise<void> {
+  if (ranges.length === 0) return;
+  const advanced = await tx.query(ADVANCE_HEADS, [kind, ranges.map((p) => p.partition), ranges.map((p) => p.firstSeq - 1), ranges.map((p) => p.lastSeq)]);
+  if (advanced.rowCount !== ranges.length) throw new Error(`journal ${kind}: ${ranges.length - (advanced.rowCount ?? 0)} locked head(s) moved during the append`);
+}
+
 /** Why this event cannot be journaled, or null. Callers may dead-letter such events before appending. */
 export function journalEventProblem(event: JournalEventInput): string | null {
   return checkEvent(event).problem;
@@ -208,9 +234,7 @@ interface Numbered {
  */
 async function appendChecked(tx: Queryable, kind: string, batch: CheckedBatch, returning: string | null): Promise<{ numbered: Numbered; rows: JournalRow[] }> {
   const { events } = batch;
-  const heads = await tx.query<{ partition: number; last_seq: string }>(LOCK_HEADS, [kind, distinctSorted(events.map((e) => e.partition))]);
-  const head = new Map<number, number>();
-  for (const r of heads.rows) head.set(Number(r.partition), int8ToNumber(r.last_seq, "strata_journal_head.last_seq"));
+  const head = await lockJournalHeads(tx, kind, events.map((e) => e.partition));
 
   // First occurrence of each key in the batch (later repeats are duplicates whatever the journal holds).
   const firstOf = new Map<string, number>();
@@ -281,9 +305,7 @@ async function insertNumbered(tx: Queryable, kind: string, batch: CheckedBatch, 
     pick((i) => events[i].blockHash ?? null),
   ];
   const res = await tx.query<JournalRow>(returning ? `${INSERT_ROWS}\nRETURNING ${returning}` : INSERT_ROWS, params);
-  const ps = numbered.partitions;
-  const advanced = await tx.query(ADVANCE_HEADS, [kind, ps.map((p) => p.partition), ps.map((p) => p.firstSeq - 1), ps.map((p) => p.lastSeq)]);
-  if (advanced.rowCount !== ps.length) throw new Error(`journal ${kind}: ${ps.length - (advanced.rowCount ?? 0)} locked head(s) moved during the append`);
+  await advanceJournalHeads(tx, kind, numbered.partitions);
   return { numbered, rows: res.rows };
 }
 

@@ -4,8 +4,9 @@
  * record is validated alone, so one bad record never stops the rest of the file (DESIGN rule 6).
  */
 import { InputError, errorMessage } from "../../protocols/errors.ts";
-import { parseJsonKeepingBigInts } from "./json-text.ts";
-import { parseWorkerEvent, type WorkerEvent } from "./events.ts";
+import { parseJson } from "../../protocols/validation.ts";
+import { hasLongNumberToken, quoteLongIntegers } from "./json-text.ts";
+import { fastParseWorkerEvent, parseWithSchemas, type WorkerEvent } from "./events.ts";
 import { journalProblemOf } from "./journal.ts";
 
 export interface RejectedRecord {
@@ -22,8 +23,16 @@ export interface ParsedEventFile {
 }
 
 export function parseEventFile(text: string, partitionId: string, source: string): ParsedEventFile {
-  const parsed = parseJsonKeepingBigInts(text, source);
+  // Plain JSON.parse first: the fast path accepts safe integers only, which it reads exactly.
+  // A record that leaves it (the schemas, a dead letter) is taken from the exact parse, where
+  // integers of ≥ 16 digits arrive as decimal strings (json-text.ts), made once, when needed.
+  const parsed = parseJson(text, source);
   if (!Array.isArray(parsed)) throw new InputError(`${source}: expected a JSON array of events, got ${parsed === null ? "null" : typeof parsed}`, { code: "not_array" });
+  let exact: unknown[] | undefined;
+  const exactRecord = (i: number): unknown => {
+    exact ??= hasLongNumberToken(text) ? (parseJson(quoteLongIntegers(text), source) as unknown[]) : parsed;
+    return exact[i];
+  };
   const events: WorkerEvent[] = [];
   const rejected: RejectedRecord[] = [];
   // Only a \u escape can put a U+0000 or a lone surrogate into a parsed string (raw control
@@ -32,13 +41,13 @@ export function parseEventFile(text: string, partitionId: string, source: string
   const mayHoldUnstorable = text.includes("\\u");
   for (let i = 0; i < parsed.length; i++) {
     try {
-      const event = parseWorkerEvent(parsed[i], partitionId);
+      const event = fastParseWorkerEvent(parsed[i], partitionId) ?? parseWithSchemas(exactRecord(i), partitionId);
       const problem = mayHoldUnstorable ? journalProblemOf(event) : null;
       if (problem) throw new InputError(`${source} record ${i}: cannot be journaled: ${problem}`, { code: "not_storable" });
       events.push(event);
     } catch (err) {
       if (!(err instanceof InputError)) throw err;
-      rejected.push({ index: i, payload: parsed[i], error: errorMessage(err), errorCode: err.code });
+      rejected.push({ index: i, payload: exactRecord(i), error: errorMessage(err), errorCode: err.code });
     }
   }
   return { events, rejected };

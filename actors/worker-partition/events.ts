@@ -155,8 +155,18 @@ export function parseWorkerEvent(raw: unknown, expected?: string): WorkerEvent {
   return fastParse(raw, expected) ?? parseWithSchemas(raw, expected);
 }
 
+/**
+ * The fast path alone: the normalised event when `raw` is a well-formed common event, else
+ * undefined (then parseWithSchemas gives the event or the precise error). Every number it
+ * accepts is a safe integer, so a record parsed by plain JSON.parse gives the same event here as
+ * one whose long integers were kept exact (json-text.ts): an integer above 2^53 − 1 fails it.
+ */
+export function fastParseWorkerEvent(raw: unknown, expected?: string): WorkerEvent | undefined {
+  return fastParse(raw, expected);
+}
+
 /** The schema path: every check, and the error messages naming the field path. */
-function parseWithSchemas(raw: unknown, expected?: string): WorkerEvent {
+export function parseWithSchemas(raw: unknown, expected?: string): WorkerEvent {
   const env = validate(envelopeSchema, raw, "openpool event");
   const what = `openpool event ${env.ID} (${env.EventType})`;
   const pid = partitionKey(env.NodeType, env.Region);

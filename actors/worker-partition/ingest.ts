@@ -20,8 +20,7 @@ import { InputError, errorMessage } from "../../protocols/errors.ts";
 import { recordNewDeadLetters, transactionWithDeadLetters } from "../../db/dead-letter-store.ts";
 import { parseEventFile } from "./event-file.ts";
 import type { WorkerEvent } from "./events.ts";
-import { WORKER_PARTITION_KIND, journalPreparedCounted, prepareWorkerEvents } from "./journal.ts";
-import type { PreparedAppend } from "../../db/journal-store.ts";
+import { WORKER_PARTITION_KIND, journalPreparedCounted, prepareWorkerEvents, type PreparedEvents } from "./journal.ts";
 import { requirePartition } from "./partitions.ts";
 import type { JournalTail } from "./journal-tail.ts";
 
@@ -94,7 +93,7 @@ export async function ingestEventFiles(deps: IngestDeps, partitionId: string, fi
   const totals = { files: 0, events: 0, newEvents: 0, duplicates: 0, deadLetters: 0 };
 
   /** The chunks of one transaction, checked and serialised (prepareWorkerEvents). */
-  type Prepared = { events: WorkerEvent[]; append: PreparedAppend }[];
+  type Prepared = { events: WorkerEvent[]; append: PreparedEvents }[];
   const prepare = (events: WorkerEvent[]): Prepared => {
     const chunks: Prepared = [];
     for (let i = 0; i < events.length; i += APPEND_CHUNK) {

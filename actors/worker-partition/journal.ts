@@ -1,36 +1,56 @@
 /**
- * The raw-event journal of this kind: the generic `strata_journal` (db/journal-store.ts) with
- * kind `worker-partition`, entity = the partition id, natural key = the producer's event `ID`.
- * A re-delivered file or a repeated ID is skipped however late it comes (decision 1), and the
- * dedupe lives in the database index, not in memory (seed 003 #3, #14).
- * The payload stored is the validated, normalised event (events.ts), so the actor never re-parses.
+ * The raw-event journal of this kind (DESIGN rule 1), in tables of its own (migration 0202):
  *
- * The journal's `partition` column (its seq space) is the partition's index in ACTIVE_PARTITIONS,
- * not partitionOf(id, P): an actor's offset is a seq, so the seq space of a partition must never
- * change, even when the runtime's partition count P is reconfigured (a new seq space starting
- * at 1 would hide new events behind the stored offset). ACTIVE_PARTITIONS is append-only.
+ *   worker_event_ids(event_id PK, partition, seq)   one narrow row per event: the dedupe by the
+ *       producer's `ID`, forever and in the database (decision 1, seed 003 #3, #14), and where
+ *       the event is journaled;
+ *   worker_event_journal(partition, first_seq, last_seq, events)   the validated, normalised
+ *       events (events.ts) as one JSON array per run of at most EVENTS_PER_ROW consecutive seqs.
+ *
+ * One durable row per event (plus a row per ~thousand events) instead of a generic journal row
+ * with a jsonb payload and three index entries: the per-event cost of the journal is one narrow
+ * heap row and one index entry (docs/worker-partition.md, Stop 8).
+ *
+ * Seqs are gapless and commit in order per partition, numbered in the generic heads
+ * (`strata_journal_head`, kind `worker-partition`; db/journal-store.ts lockJournalHeads): the
+ * append locks the partition's head until its transaction ends, numbers the fresh events after
+ * it, inserts their ID rows (optimistically: the primary key is the dedupe probe; a batch that
+ * meets a journaled ID is rolled back to a savepoint, its IDs probed, and the rest inserted),
+ * then the journal rows, then advances the head. A reader that applied up to seq N never misses
+ * a seq < N committed later; a rolled-back append leaves no gap.
+ *
+ * The journal's partition (its seq space) is the partition's index in ACTIVE_PARTITIONS, not
+ * partitionOf(id, P): an actor's offset is a seq, so the seq space of a partition must never
+ * change, even when the runtime's partition count P is reconfigured. ACTIVE_PARTITIONS is
+ * append-only. The events stored are the objects the actor applies (their exact JSON), so the
+ * actor never re-validates and replay equals live.
  */
 import type { Queryable } from "../../db/db.ts";
-import {
-  appendPreparedCounted,
-  appendToJournal,
-  appendToJournalCounted,
-  journalEventProblem,
-  prepareJournalAppend,
-  readJournalPayloads,
-  type AppendResult,
-  type AppendSummary,
-  type JournalEventInput,
-  type PreparedAppend,
-} from "../../db/journal-store.ts";
+import { advanceJournalHeads, lockJournalHeads } from "../../db/journal-store.ts";
+import { jsonbProblem, jsonText, textProblem } from "../../db/sql.ts";
+import { InputError, RetryableError } from "../../protocols/errors.ts";
 import { ACTIVE_PARTITIONS } from "./partitions.ts";
 import type { WorkerEvent } from "./events.ts";
 
 export const WORKER_PARTITION_KIND = "worker-partition";
 
+/**
+ * Events per worker_event_journal row at most (a row is read whole: bounded read amplification).
+ * Migration 0202 checks the same bound, which readWorkerEvents relies on to seek by primary key.
+ */
+export const EVENTS_PER_ROW = 1000;
+
 export interface JournaledEvent {
   seq: number;
   event: WorkerEvent;
+}
+
+/** What an append did: counts, and the seqs handed out per partition (ascending, gapless). */
+export interface WorkerAppendSummary {
+  inserted: number;
+  /** Events skipped: their ID was journaled before, or repeated earlier in the batch. */
+  duplicates: number;
+  partitions: { partition: number; firstSeq: number; lastSeq: number; count: number }[];
 }
 
 /** The journal seq space of a partition (stable forever; see above). */
@@ -40,47 +60,216 @@ export function journalBucket(partitionId: string): number {
   return i;
 }
 
-function journalInputs(events: readonly WorkerEvent[], source: string | undefined): JournalEventInput[] {
-  return events.map((ev) => ({
-    partition: journalBucket(ev.partitionId),
-    entityId: ev.partitionId,
-    naturalKey: ev.id,
-    eventType: ev.type === "ignored" ? ev.eventType : ev.type,
-    payload: source === undefined ? ev : { ...ev, source },
-  }));
+/** Why the journal cannot store this event with this JSON text, or null. */
+function storeProblem(event: WorkerEvent, text: string): string | null {
+  if (typeof event.id !== "string" || event.id === "") return "ID is empty";
+  const id = textProblem(event.id);
+  if (id) return `ID ${id}`;
+  // Kept as strict as the jsonb journal was: a U+0000 or a lone surrogate anywhere is refused,
+  // so that the journal's JSON is also valid jsonb for whoever reads it with SQL.
+  const payload = jsonbProblem(text);
+  return payload ? `payload ${payload}` : null;
 }
 
 /**
  * Why the journal cannot store this valid event (a U+0000 or a lone surrogate in its ID or a
- * text field: PostgreSQL text and jsonb refuse them), or null. Checked per record at parse time,
- * so such an event is dead-lettered alone instead of failing its whole batch on every retry.
+ * text field), or null. Checked per record at parse time, so such an event is dead-lettered
+ * alone instead of failing its whole batch on every retry.
  */
 export function journalProblemOf(event: WorkerEvent): string | null {
-  return journalEventProblem(journalInputs([event], undefined)[0]);
+  journalBucket(event.partitionId);
+  return storeProblem(event, jsonText(event));
 }
 
-/** Appends validated events inside the caller's transaction; returns what was new (the rows). */
-export async function journalWorkerEvents(tx: Queryable, events: readonly WorkerEvent[], opts: { source?: string } = {}): Promise<AppendResult> {
-  return appendToJournal(tx, WORKER_PARTITION_KIND, journalInputs(events, opts.source));
+/** A batch checked and serialised ahead of the transaction (prepareWorkerEvents). */
+export interface PreparedEvents {
+  readonly events: readonly WorkerEvent[];
+  readonly buckets: readonly number[];
+  /**
+   * The journal rows' JSON texts as they are cut when every event of the batch is fresh and of
+   * one partition (ingest's batch of new files): runs of EVENTS_PER_ROW events in input order.
+   * One JSON.stringify per row instead of one per event plus a join. Null for a batch of several
+   * partitions; a batch that meets journaled IDs serialises its fresh events again, row by row.
+   */
+  readonly rows: readonly { start: number; end: number; text: string }[] | null;
 }
 
-/** The same append, returning only counts and seq ranges (ingest's hot path: nothing read back). */
-export async function journalWorkerEventsCounted(tx: Queryable, events: readonly WorkerEvent[], opts: { source?: string } = {}): Promise<AppendSummary> {
-  return appendToJournalCounted(tx, WORKER_PARTITION_KIND, journalInputs(events, opts.source));
+/** Checks and serialises events ahead of the transaction; throws InputError on one that cannot be stored. */
+export function prepareWorkerEvents(events: readonly WorkerEvent[]): PreparedEvents {
+  const buckets: number[] = new Array(events.length);
+  let single = true;
+  for (let i = 0; i < events.length; i++) {
+    const ev = events[i];
+    buckets[i] = journalBucket(ev.partitionId);
+    if (buckets[i] !== buckets[0]) single = false;
+    if (typeof ev.id !== "string" || ev.id === "" || ev.id.includes("\u0000")) throw unstorable(ev, i, storeProblem(ev, "") ?? "ID is not storable");
+  }
+  const rows: { start: number; end: number; text: string }[] = [];
+  for (let start = 0; start < events.length; start += EVENTS_PER_ROW) {
+    const end = Math.min(events.length, start + EVENTS_PER_ROW);
+    const text = jsonText(events.slice(start, end));
+    // Only a \u escape can be a U+0000 or a lone surrogate: then name the event that holds it.
+    if (text.includes("\\u")) {
+      for (let i = start; i < end; i++) {
+        const problem = storeProblem(events[i], jsonText(events[i]));
+        if (problem) throw unstorable(events[i], i, problem);
+      }
+    }
+    rows.push({ start, end, text });
+  }
+  return { events, buckets, rows: single ? rows : null };
 }
 
-/** Checks and serialises events for journalPreparedCounted ahead of the transaction (throws InputError as the append would). */
-export function prepareWorkerEvents(events: readonly WorkerEvent[]): PreparedAppend {
-  return prepareJournalAppend(WORKER_PARTITION_KIND, journalInputs(events, undefined));
+function unstorable(ev: WorkerEvent, i: number, problem: string): InputError {
+  return new InputError(`journal ${WORKER_PARTITION_KIND}: event ${i} (ID ${JSON.stringify(ev.id)}): ${problem}`, { code: "journal_event" });
 }
 
-/** journalWorkerEventsCounted of events prepared by prepareWorkerEvents. */
-export function journalPreparedCounted(tx: Queryable, prepared: PreparedAppend): Promise<AppendSummary> {
-  return appendPreparedCounted(tx, prepared);
+// The IDs of the batch already journaled: one probe of the primary key per ID (LIMIT 1 keeps
+// the lateral a probe, never a join over the table). After the head lock, so that its snapshot
+// (READ COMMITTED) holds every append that held these heads before.
+const JOURNALED_IDS = `
+SELECT j.event_id
+FROM unnest($1::text[]) AS k(event_id)
+CROSS JOIN LATERAL (SELECT s.event_id FROM worker_event_ids s WHERE s.event_id = k.event_id COLLATE "C" LIMIT 1) AS j`;
+
+const INSERT_IDS = `
+INSERT INTO worker_event_ids (event_id, partition, seq)
+SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[])`;
+
+interface Numbered {
+  /** Indexes into the batch of the fresh events, ordered by (partition, seq). */
+  order: number[];
+  seqs: number[];
+  partitions: WorkerAppendSummary["partitions"];
 }
 
-/** Journaled events of one partition after `afterSeq`, in journal order. */
+/** Seqs for the fresh events (indexes into the batch): per partition, in input order, after the locked head. */
+function numberFresh(buckets: readonly number[], fresh: readonly number[], head: ReadonlyMap<number, number>): Numbered {
+  const byPartition = new Map<number, number[]>();
+  for (const i of fresh) {
+    const list = byPartition.get(buckets[i]);
+    if (list) list.push(i);
+    else byPartition.set(buckets[i], [i]);
+  }
+  const numbered: Numbered = { order: [], seqs: [], partitions: [] };
+  for (const partition of [...byPartition.keys()].sort((a, b) => a - b)) {
+    const indexes = byPartition.get(partition)!.sort((a, b) => a - b);
+    const base = head.get(partition);
+    if (base === undefined) throw new Error(`journal ${WORKER_PARTITION_KIND}: partition ${partition} head was not locked`);
+    for (let n = 0; n < indexes.length; n++) {
+      numbered.order.push(indexes[n]);
+      numbered.seqs.push(base + n + 1);
+    }
+    numbered.partitions.push({ partition, firstSeq: base + 1, lastSeq: base + indexes.length, count: indexes.length });
+  }
+  return numbered;
+}
+
+/** Inserts the numbered events' ID rows, their journal rows, and advances the heads. */
+async function insertNumbered(tx: Queryable, batch: PreparedEvents, numbered: Numbered): Promise<void> {
+  const { order, seqs } = numbered;
+  if (order.length === 0) return;
+  await tx.query(INSERT_IDS, [order.map((i) => batch.events[i].id), order.map((i) => batch.buckets[i]), seqs]);
+  // Journal rows: runs of consecutive seqs of one partition, at most EVENTS_PER_ROW events each,
+  // in one multi-row VALUES (a few dozen parameters; each text sent as is, no array escaping).
+  const values: string[] = [];
+  const params: unknown[] = [];
+  const row = (partition: number, firstSeq: number, lastSeq: number, text: string) => {
+    params.push(partition, firstSeq, lastSeq, text);
+    const n = params.length;
+    values.push(`($${n - 3}::int, $${n - 2}::bigint, $${n - 1}::bigint, $${n}::text)`);
+  };
+  if (batch.rows !== null && order.length === batch.events.length) {
+    // Every event fresh, one partition: order is the input order, the prepared rows apply.
+    for (const r of batch.rows) row(batch.buckets[0], seqs[r.start], seqs[r.end - 1], r.text);
+  } else {
+    for (let start = 0; start < order.length; ) {
+      const partition = batch.buckets[order[start]];
+      let end = start + 1;
+      while (end < order.length && end - start < EVENTS_PER_ROW && batch.buckets[order[end]] === partition) end++;
+      row(partition, seqs[start], seqs[end - 1], jsonText(order.slice(start, end).map((i) => batch.events[i])));
+      start = end;
+    }
+  }
+  await tx.query(`INSERT INTO worker_event_journal (partition, first_seq, last_seq, events) VALUES ${values.join(", ")}`, params);
+  await advanceJournalHeads(tx, WORKER_PARTITION_KIND, numbered.partitions);
+}
+
+/**
+ * Appends prepared events inside the caller's transaction (READ COMMITTED, the default): events
+ * whose ID is journaled, or repeated earlier in the batch, are skipped and counted; the rest get
+ * the next seqs of their partition. A key journaled concurrently under another partition fails
+ * the call with a RetryableError (`journal_race`): the batch is retried.
+ */
+export async function appendPreparedEvents(tx: Queryable, batch: PreparedEvents): Promise<WorkerAppendSummary & { numbered: Numbered }> {
+  const { events } = batch;
+  if (events.length === 0) return { inserted: 0, duplicates: 0, partitions: [], numbered: { order: [], seqs: [], partitions: [] } };
+  const head = await lockJournalHeads(tx, WORKER_PARTITION_KIND, batch.buckets);
+  const done = (numbered: Numbered) => ({ inserted: numbered.order.length, duplicates: events.length - numbered.order.length, partitions: numbered.partitions, numbered });
+
+  // Optimistic: a batch of new files holds no journaled ID and no ID twice, and the primary
+  // key's check in the insert is the same probe a dedupe query would make (an ID repeated in
+  // the batch fails it too). When it fails, roll back to the savepoint and dedupe first.
+  await tx.query("SAVEPOINT worker_event_append");
+  try {
+    const numbered = numberFresh(batch.buckets, events.map((_, i) => i), head);
+    await insertNumbered(tx, batch, numbered);
+    await tx.query("RELEASE SAVEPOINT worker_event_append");
+    return done(numbered);
+  } catch (err) {
+    if ((err as { code?: string }).code !== "23505") throw err;
+    await tx.query("ROLLBACK TO SAVEPOINT worker_event_append");
+  }
+  // First occurrence of each ID in the batch (later repeats are duplicates whatever the journal
+  // holds), less the IDs journaled (probed after the head lock: the snapshot holds every append
+  // that held these heads before).
+  const firstOf = new Map<string, number>();
+  for (let i = 0; i < events.length; i++) if (!firstOf.has(events[i].id)) firstOf.set(events[i].id, i);
+  const journaled = await tx.query<{ event_id: string }>(JOURNALED_IDS, [[...firstOf.keys()]]);
+  for (const r of journaled.rows) firstOf.delete(r.event_id);
+  try {
+    const numbered = numberFresh(batch.buckets, [...firstOf.values()], head);
+    await insertNumbered(tx, batch, numbered);
+    return done(numbered);
+  } catch (err) {
+    if ((err as { code?: string }).code === "23505") {
+      throw new RetryableError(`journal ${WORKER_PARTITION_KIND}: an event ID of this batch was journaled concurrently; retry the batch`, { code: "journal_race", cause: err });
+    }
+    throw err;
+  } finally {
+    await tx.query("RELEASE SAVEPOINT worker_event_append").catch(() => {});
+  }
+}
+
+/** Appends validated events inside the caller's transaction; returns the fresh events with their seqs. */
+export async function journalWorkerEvents(tx: Queryable, events: readonly WorkerEvent[]): Promise<{ inserted: JournaledEvent[]; duplicates: number }> {
+  const r = await appendPreparedEvents(tx, prepareWorkerEvents(events));
+  const inserted = r.numbered.order.map((i, n) => ({ seq: r.numbered.seqs[n], event: events[i] }));
+  return { inserted, duplicates: r.duplicates };
+}
+
+/** The same append returning only counts and seq ranges (ingest's hot path). */
+export async function journalPreparedCounted(tx: Queryable, prepared: PreparedEvents): Promise<WorkerAppendSummary> {
+  const { inserted, duplicates, partitions } = await appendPreparedEvents(tx, prepared);
+  return { inserted, duplicates, partitions };
+}
+
+/** Journaled events of one partition after `afterSeq`, in journal order, at most `limit`. */
 export async function readWorkerEvents(db: Queryable, partitionId: string, afterSeq: number, limit: number): Promise<JournaledEvent[]> {
-  const entries = await readJournalPayloads(db, WORKER_PARTITION_KIND, { partition: journalBucket(partitionId), entityId: partitionId, afterSeq, limit });
-  return entries.map((e) => ({ seq: e.seq, event: e.payload as WorkerEvent }));
+  if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`readWorkerEvents: limit must be a positive integer, got ${limit}`);
+  // Seqs are gapless and the rows contiguous: the rows holding seqs afterSeq+1 .. afterSeq+limit.
+  // A row holds < EVENTS_PER_ROW + 1 seqs (checked by the table), so the one holding afterSeq+1
+  // starts after afterSeq − EVENTS_PER_ROW: a primary-key range, however long the journal.
+  const res = await db.query<{ first_seq: string; events: string }>(
+    `SELECT first_seq, events FROM worker_event_journal
+     WHERE partition = $1 AND first_seq > $2::bigint - ${EVENTS_PER_ROW} AND first_seq <= $3::bigint AND last_seq > $2::bigint ORDER BY first_seq`,
+    [journalBucket(partitionId), afterSeq, afterSeq + limit],
+  );
+  const out: JournaledEvent[] = [];
+  for (const row of res.rows) {
+    const first = Number(row.first_seq);
+    const events = JSON.parse(row.events) as WorkerEvent[];
+    for (let i = Math.max(0, afterSeq + 1 - first); i < events.length && out.length < limit; i++) out.push({ seq: first + i, event: events[i] });
+  }
+  return out;
 }

@@ -1,9 +1,10 @@
 /**
- * JSON.parse that keeps large integers exact. Event files carry int64 wei amounts
- * (`fees`, `pricePerComputeUnit`) that JSON.parse would round above 2^53; Node 20 has no
- * source-text reviver. Integer literals of 16 or more digits outside strings are quoted before
- * parsing, so they arrive as decimal strings and the schemas turn them into bigint exactly.
- * Texts without such a literal go straight to JSON.parse.
+ * Large integers kept exact. Event files carry int64 wei amounts (`fees`, `pricePerComputeUnit`)
+ * that JSON.parse would round above 2^53; Node 20 has no source-text reviver. Integer literals of
+ * 16 or more digits outside strings are quoted before parsing, so they arrive as decimal strings
+ * and the schemas turn them into bigint exactly. event-file.ts parses a file plainly first (the
+ * events' fast path accepts safe integers only, which plain parsing reads exactly) and makes this
+ * exact parse only for records that leave the fast path; a text without such a literal needs none.
  *
  * The check is on number tokens, not on any 16 digits: in valid JSON a number starts the text
  * or follows `[`, `,` or `:` (and whitespace), so a text whose only long digit runs are inside
@@ -11,16 +12,9 @@
  * character loop. A match inside a string (`"a: 1234567890123456"`) only costs that loop,
  * which quotes nothing there.
  */
-import { parseJson } from "../../protocols/validation.ts";
-
 // A run of 16 digits where a number token may start: the text's start, or after `[`, `,` or `:`
 // (JSON whitespace and a minus sign between).
 const LONG_NUMBER_TOKEN = /(?:^|[[,:])[ \t\n\r]*-?\d{16}/;
-
-export function parseJsonKeepingBigInts(text: string, what: string): unknown {
-  if (!hasLongNumberToken(text)) return parseJson(text, what);
-  return parseJson(quoteLongIntegers(text), what);
-}
 
 /**
  * Whether some run of ≥ 16 digits may be a number token. Runs inside strings follow other

@@ -57,24 +57,44 @@ export interface PerformanceReport {
 export const UNKNOWN_MODEL = "unknown_model";
 export const UNKNOWN_PIPELINE = "unknown_pipeline";
 
+/** The values of one ranked group (a worker, or a worker × model × pipeline), job by job. */
 interface Group {
-  jobs: PerfJob[];
+  address: string;
+  model: string;
+  pipeline: string;
+  responseTimeMs: number[];
+  computeUnits: number[];
+  /** Transcode only. */
+  realTimeRatio: number[];
+  fees: bigint;
 }
 
-function common(address: string, jobs: PerfJob[]): Omit<Common, "rank" | "percentile"> {
+/**
+ * The stored form of one group's inputs (store.ts keeps one list per job chunk):
+ * [address, model, pipeline ("" for transcode), fees summed (decimal string),
+ *  real-time ratios (transcode), response times ms, compute units] — the per-job values in the
+ * same order in each array. No address, fee or object per job.
+ */
+export type StoredPerfGroup = [string, string, string, string, number[], number[], number[]];
+
+function newGroup(address: string, model: string, pipeline: string): Group {
+  return { address, model, pipeline, responseTimeMs: [], computeUnits: [], realTimeRatio: [], fees: 0n };
+}
+
+function common(g: Group): Omit<Common, "rank" | "percentile"> {
   let cu = 0;
-  let fees = 0n;
-  for (const j of jobs) {
-    cu += j.computeUnits;
-    fees += BigInt(j.fees);
+  const cups = new Array<number>(g.computeUnits.length);
+  for (let i = 0; i < cups.length; i++) {
+    cu += g.computeUnits[i];
+    cups[i] = computeUnitsPerSecond(g.computeUnits[i], g.responseTimeMs[i]);
   }
   return {
-    eth_address: address,
-    job_count: jobs.length,
+    eth_address: g.address,
+    job_count: g.responseTimeMs.length,
     total_compute_units: cu,
-    total_fees: fees.toString(),
-    response_time_ms: spread(jobs.map((j) => j.responseTimeMs)),
-    compute_units_per_second: spread(jobs.map((j) => computeUnitsPerSecond(j.computeUnits, j.responseTimeMs))),
+    total_fees: g.fees.toString(),
+    response_time_ms: spread(g.responseTimeMs),
+    compute_units_per_second: spread(cups),
   };
 }
 
@@ -86,27 +106,72 @@ function rankInPlace<T extends { rank: number; percentile: number }>(rows: T[]):
   return rows;
 }
 
-export function computePerformance(jobs: Iterable<PerfJob>): PerformanceReport {
-  const transcode = new Map<string, Group>();
-  const ai = new Map<string, Group & { address: string; model: string; pipeline: string }>();
-  for (const job of jobs) {
-    if (job.nodeType === "transcode") {
-      if (job.realTimeRatio === null) continue;
-      const g = transcode.get(job.ethAddress) ?? { jobs: [] };
-      g.jobs.push(job);
-      transcode.set(job.ethAddress, g);
+/**
+ * The inputs of the report, gathered job by job into the groups it ranks: only the values the
+ * report needs are kept (no object per job), so the recompute over every job of a partition
+ * (store.ts reads them column by column) costs little beyond reading them. The report depends
+ * on no order of the jobs: sums of floats are exact (stats.ts exactSum), medians sort.
+ */
+export class PerformanceInputs {
+  private readonly transcode = new Map<string, Group>();
+  private readonly ai = new Map<string, Group>();
+
+  private group(nodeType: "ai" | "transcode", ethAddress: string, modelID: string | null, pipeline: string | null): Group {
+    let g: Group | undefined;
+    if (nodeType === "transcode") {
+      g = this.transcode.get(ethAddress);
+      if (!g) this.transcode.set(ethAddress, (g = newGroup(ethAddress, "", "")));
     } else {
-      const model = job.modelID || UNKNOWN_MODEL;
-      const pipeline = job.pipeline || UNKNOWN_PIPELINE;
-      const key = `${job.ethAddress}\u0000${model}\u0000${pipeline}`;
-      const g = ai.get(key) ?? { jobs: [], address: job.ethAddress, model, pipeline };
-      g.jobs.push(job);
-      ai.set(key, g);
+      const model = modelID || UNKNOWN_MODEL;
+      const pipe = pipeline || UNKNOWN_PIPELINE;
+      const key = `${ethAddress}\u0000${model}\u0000${pipe}`;
+      g = this.ai.get(key);
+      if (!g) this.ai.set(key, (g = newGroup(ethAddress, model, pipe)));
+    }
+    return g;
+  }
+
+  /** One attributed job (a transcode job without a real-time ratio is not ranked). */
+  add(nodeType: "ai" | "transcode", ethAddress: string, modelID: string | null, pipeline: string | null, realTimeRatio: number | null, responseTimeMs: number, computeUnits: number, fees: string): void {
+    if (nodeType === "transcode" && realTimeRatio === null) return;
+    const g = this.group(nodeType, ethAddress, modelID, pipeline);
+    if (nodeType === "transcode") g.realTimeRatio.push(realTimeRatio as number);
+    g.responseTimeMs.push(responseTimeMs);
+    g.computeUnits.push(computeUnits);
+    g.fees += BigInt(fees);
+  }
+
+  /** The inputs of many jobs at once, as `stored()` gave them. */
+  addStored(nodeType: "ai" | "transcode", groups: readonly StoredPerfGroup[]): void {
+    for (const [address, model, pipeline, fees, realTimeRatio, responseTimeMs, computeUnits] of groups) {
+      const g = this.group(nodeType, address, model, pipeline);
+      if (nodeType === "transcode") for (const v of realTimeRatio) g.realTimeRatio.push(v);
+      for (const v of responseTimeMs) g.responseTimeMs.push(v);
+      for (const v of computeUnits) g.computeUnits.push(v);
+      g.fees += BigInt(fees);
     }
   }
-  const transcodeRows: TranscodeRow[] = [...transcode].map(([address, g]) => ({
-    ...common(address, g.jobs),
-    real_time_ratio: spread(g.jobs.map((j) => j.realTimeRatio as number)),
+
+  /** These inputs in their stored form (see StoredPerfGroup). */
+  stored(): StoredPerfGroup[] {
+    return [...this.transcode.values(), ...this.ai.values()].map((g) => [g.address, g.model, g.pipeline, g.fees.toString(), g.realTimeRatio, g.responseTimeMs, g.computeUnits]);
+  }
+
+  report(): PerformanceReport {
+    return buildReport(this.transcode, this.ai);
+  }
+}
+
+export function computePerformance(jobs: Iterable<PerfJob>): PerformanceReport {
+  const inputs = new PerformanceInputs();
+  for (const j of jobs) inputs.add(j.nodeType, j.ethAddress, j.modelID, j.pipeline, j.realTimeRatio, j.responseTimeMs, j.computeUnits, j.fees);
+  return inputs.report();
+}
+
+function buildReport(transcode: Map<string, Group>, ai: Map<string, Group>): PerformanceReport {
+  const transcodeRows: TranscodeRow[] = [...transcode.values()].map((g) => ({
+    ...common(g),
+    real_time_ratio: spread(g.realTimeRatio),
     rank: 0,
     percentile: 0,
   }));
@@ -121,7 +186,7 @@ export function computePerformance(jobs: Iterable<PerfJob>): PerformanceReport {
   const rankings: Record<string, AiRow[]> = {};
   for (const g of ai.values()) {
     const model_pipeline = `${g.model} | ${g.pipeline}`;
-    const row: AiRow = { ...common(g.address, g.jobs), model_id: g.model, pipeline: g.pipeline, model_pipeline, rank: 0, percentile: 0 };
+    const row: AiRow = { ...common(g), model_id: g.model, pipeline: g.pipeline, model_pipeline, rank: 0, percentile: 0 };
     (rankings[model_pipeline] ??= []).push(row);
   }
   const aiRows: AiRow[] = [];

@@ -1,8 +1,8 @@
 /**
- * Postgres/PGlite persistence of partition actors (tables in db/migrations/0200_worker_partition.sql).
+ * Postgres/PGlite persistence of partition actors (tables in db/migrations/0200_worker_partition.sql, 0202).
  * load: the partition row, fees, connections and waiting AI correlation entries.
  * save: the merged write sets of each partition, one statement per table, plus the recomputed
- * performance rankings (exact, over every attributed job in worker_processed_jobs), the summary
+ * performance rankings (exact, over every attributed job in worker_processed_job_chunks), the summary
  * when a write set carries one, and the actor offset (strata_actor_offset) — all in the
  * runtime's transaction.
  */
@@ -13,7 +13,7 @@ import { newCorrelationState, type ReceivedEntry } from "./correlation.ts";
 import type { AiJobEvent } from "./events.ts";
 import { emptyChanges, type JobRecord, type PartitionState } from "./partition-state.ts";
 import { requirePartition } from "./partitions.ts";
-import { computePerformance, type PerfJob } from "./performance.ts";
+import { PerformanceInputs, type StoredPerfGroup } from "./performance.ts";
 import { WORKER_PARTITION_KIND } from "./journal.ts";
 import type { PartitionSummary } from "./summary.ts";
 import type { ConnectionRow, CorrelationRow, FeeRow, WriteSet } from "./write-set.ts";
@@ -95,22 +95,23 @@ interface Merged {
   fees: Map<string, FeeRow>;
   connections: Map<string, ConnectionRow>;
   correlation: Map<string, CorrelationRow>;
-  jobs: Map<string, JobRecord>;
+  /** The jobs of each write set that has some, keyed by the offset it applied through (oldest first). */
+  jobChunks: { throughOffset: number; jobs: readonly JobRecord[] }[];
   /** Some write set asked for the performance recompute (done once, after all jobs are inserted). */
   refreshPerformance: boolean;
   /** The newest summary of the sets, or null when none carries one. */
   summary: PartitionSummary | null;
 }
 
-/** Folds write sets (oldest first) into the final rows: later values win, jobs are unioned. */
+/** Folds write sets (oldest first) into the final rows: later values win; each set's jobs stay a chunk of their own. */
 export function mergeWriteSets(partitionId: string, sets: readonly WriteSet[]): Merged | null {
   if (sets.length === 0) return null;
-  const m: Merged = { partitionId, last: sets[sets.length - 1], fees: new Map(), connections: new Map(), correlation: new Map(), jobs: new Map(), refreshPerformance: false, summary: null };
+  const m: Merged = { partitionId, last: sets[sets.length - 1], fees: new Map(), connections: new Map(), correlation: new Map(), jobChunks: [], refreshPerformance: false, summary: null };
   for (const ws of sets) {
     for (const f of ws.fees) m.fees.set(f.ethAddress, f);
     for (const c of ws.connections) m.connections.set(c.ethAddress, c);
     for (const c of ws.correlation) m.correlation.set(c.requestID, c);
-    for (const j of ws.jobs) m.jobs.set(j.eventId, j);
+    if (ws.jobs.length > 0) m.jobChunks.push({ throughOffset: ws.partition.offset, jobs: ws.jobs });
     if (ws.refreshPerformance) m.refreshPerformance = true;
     if (ws.summary !== null) m.summary = ws.summary;
   }
@@ -173,7 +174,7 @@ export async function saveMerged(tx: Queryable, m: Merged): Promise<void> {
       );
     }
   }
-  await insertAllJobs(tx, pid, [...m.jobs.values()]);
+  await insertJobChunks(tx, pid, m.jobChunks);
   if (m.summary !== null) {
     await tx.query(
       `INSERT INTO worker_summary (partition_id, summary, updated_at) VALUES ($1, $2::jsonb, now())
@@ -185,87 +186,101 @@ export async function saveMerged(tx: Queryable, m: Merged): Promise<void> {
   await saveOffsets(tx, WORKER_PARTITION_KIND, [{ entityId: pid, offset: p.offset }]);
 }
 
-/** Rows per insert statement of worker_processed_jobs (bounded parameter size). */
-const JOBS_CHUNK = 20_000;
-
 /**
- * Inserts the jobs, skipping those already stored (a write set may be written again: jobs are
- * keyed by event ID, write-set.ts). A plain INSERT costs the server ~30–40 % less than one with
- * ON CONFLICT DO NOTHING (no speculative insertion per row; measured on 100k rows), and a job
- * already stored is the exception, so the plain inserts run first under a savepoint; only when
- * one meets a stored job (unique violation) are they rolled back and redone skipping those.
+ * The jobs of one chunk as stored (worker_processed_job_chunks.jobs, migration 0202): one JSON
+ * array per column, element i of each the job i. Columns, not one array per job: fewer objects
+ * to build and serialise. What the view worker_processed_jobs shows; the performance recompute
+ * reads the `perf` column instead.
  */
-async function insertAllJobs(tx: Queryable, pid: string, jobs: JobRecord[]): Promise<void> {
-  if (jobs.length === 0) return;
-  await tx.query("SAVEPOINT worker_processed_jobs");
-  try {
-    for (let i = 0; i < jobs.length; i += JOBS_CHUNK) await insertJobs(tx, pid, jobs.slice(i, i + JOBS_CHUNK), false);
-  } catch (err) {
-    if ((err as { code?: string }).code !== "23505") throw err;
-    await tx.query("ROLLBACK TO SAVEPOINT worker_processed_jobs");
-    for (let i = 0; i < jobs.length; i += JOBS_CHUNK) await insertJobs(tx, pid, jobs.slice(i, i + JOBS_CHUNK), true);
+interface StoredJobs {
+  event_id: string[];
+  eth_address: (string | null)[];
+  request_id: (string | null)[];
+  model_id: (string | null)[];
+  pipeline: (string | null)[];
+  /** Event time, epoch ms. */
+  dt_ms: number[];
+  compute_units: number[];
+  /** Decimal strings (wei). */
+  price_per_compute_unit: string[];
+  fees: string[];
+  response_time_ms: number[];
+  response_time_raw: number[];
+  real_time_ratio: (number | null)[];
+  attributed: boolean[];
+  reason: (string | null)[];
+}
+
+function storedJobs(jobs: readonly JobRecord[]): StoredJobs {
+  const n = jobs.length;
+  const col = <T>(): T[] => new Array<T>(n);
+  const s: StoredJobs = {
+    event_id: col(), eth_address: col(), request_id: col(), model_id: col(), pipeline: col(), dt_ms: col(), compute_units: col(),
+    price_per_compute_unit: col(), fees: col(), response_time_ms: col(), response_time_raw: col(), real_time_ratio: col(), attributed: col(), reason: col(),
+  };
+  for (let i = 0; i < n; i++) {
+    const j = jobs[i];
+    s.event_id[i] = j.eventId;
+    s.eth_address[i] = j.ethAddress;
+    s.request_id[i] = j.requestID;
+    s.model_id[i] = j.modelID;
+    s.pipeline[i] = j.pipeline;
+    s.dt_ms[i] = j.dtMs;
+    s.compute_units[i] = j.computeUnits;
+    s.price_per_compute_unit[i] = j.pricePerComputeUnit;
+    s.fees[i] = j.fees;
+    s.response_time_ms[i] = j.responseTimeMs;
+    s.response_time_raw[i] = j.responseTimeRaw;
+    s.real_time_ratio[i] = j.realTimeRatio;
+    s.attributed[i] = j.attributed;
+    s.reason[i] = j.reason;
   }
-  await tx.query("RELEASE SAVEPOINT worker_processed_jobs");
-}
-
-async function insertJobs(tx: Queryable, pid: string, jobs: JobRecord[], skipStored: boolean): Promise<void> {
-  const col = <T>(f: (j: JobRecord) => T): T[] => jobs.map(f);
-  await tx.query(
-    `INSERT INTO worker_processed_jobs (event_id, partition_id, eth_address, node_type, request_id, model_id, pipeline, dt, compute_units,
-       price_per_compute_unit, fees, response_time_ms, response_time_raw, real_time_ratio, attributed, reason)
-     SELECT e, $1::text, a, nt, r, mo, pi, dt::timestamptz, cu, pr::numeric, f::numeric, rt, rr, rtr, att, re
-     FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[], $11::text[],
-                 $12::float8[], $13::bigint[], $14::float8[], $15::boolean[], $16::text[]) AS u(e, a, nt, r, mo, pi, dt, cu, pr, f, rt, rr, rtr, att, re)${skipStored ? "\n     ON CONFLICT (event_id) DO NOTHING" : ""}`,
-    [
-      pid,
-      col((j) => j.eventId),
-      col((j) => j.ethAddress),
-      col((j) => j.nodeType),
-      col((j) => j.requestID),
-      col((j) => j.modelID),
-      col((j) => j.pipeline),
-      col((j) => iso(j.dtMs)),
-      col((j) => j.computeUnits),
-      col((j) => j.pricePerComputeUnit),
-      col((j) => j.fees),
-      col((j) => j.responseTimeMs),
-      col((j) => j.responseTimeRaw),
-      col((j) => j.realTimeRatio),
-      col((j) => j.attributed),
-      col((j) => j.reason),
-    ],
-  );
+  return s;
 }
 
 /**
- * Attributed jobs of a partition, as the performance report reads them (in event-ID order: the
- * order the means are summed in). Every job of a partition has the partition's node type (events
- * are validated against it), so that is not read back, and a transcode partition reads neither
- * model nor pipeline (AI only): the recompute reads every job of the partition, and each column
- * parsed per row costs (5 columns instead of 8: ~25 % less time on 250k jobs).
+ * What the performance recompute reads of a chunk (worker_processed_job_chunks.perf): the
+ * attributed jobs' inputs grouped as the report ranks them, fees summed per group
+ * (performance.ts StoredPerfGroup) — a fraction of `jobs` to parse, and no object per job.
  */
-export async function readPerfJobs(db: Queryable, partitionId: string): Promise<PerfJob[]> {
+function storedPerf(nodeType: "ai" | "transcode", jobs: readonly JobRecord[]): StoredPerfGroup[] {
+  const inputs = new PerformanceInputs();
+  for (const j of jobs) if (j.attributed) inputs.add(nodeType, j.ethAddress!, j.modelID, j.pipeline, j.realTimeRatio, j.responseTimeMs, j.computeUnits, j.fees);
+  return inputs.stored();
+}
+
+/**
+ * The jobs of each write set as ONE row (a JSON array of job rows) keyed by the offset the set
+ * applied through, instead of one row per job: a row per save, not per event. A write set saved
+ * again meets its own key and is skipped, so saving stays idempotent. The view
+ * worker_processed_jobs shows one row per job.
+ */
+async function insertJobChunks(tx: Queryable, pid: string, chunks: Merged["jobChunks"]): Promise<void> {
+  const nodeType = requirePartition(pid).nodeType;
+  for (const chunk of chunks) {
+    await tx.query(
+      `INSERT INTO worker_processed_job_chunks (partition_id, through_offset, job_count, jobs, perf) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (partition_id, through_offset) DO NOTHING`,
+      [pid, chunk.throughOffset, chunk.jobs.length, JSON.stringify(storedJobs(chunk.jobs)), JSON.stringify(storedPerf(nodeType, chunk.jobs))],
+    );
+  }
+}
+
+/**
+ * The performance inputs of a partition: every attributed job, from the `perf` column of every
+ * chunk of the partition (JSON.parse here; the server sends the texts as stored), added group by
+ * group. Storage order: the report depends on no order (stats.ts).
+ */
+export async function readPerformanceInputs(db: Queryable, partitionId: string): Promise<PerformanceInputs> {
   const nodeType = requirePartition(partitionId).nodeType;
-  const ai = nodeType === "ai";
-  const res = await db.query<{ eth_address: string; real_time_ratio: number | null; response_time_ms: number; compute_units: string; fees: string; model_id?: string | null; pipeline?: string | null }>(
-    `SELECT eth_address, real_time_ratio, response_time_ms, compute_units, fees::text${ai ? ", model_id, pipeline" : ""}
-     FROM worker_processed_jobs WHERE partition_id = $1 AND attributed ORDER BY event_id`,
-    [partitionId],
-  );
-  return res.rows.map((r) => ({
-    ethAddress: r.eth_address,
-    nodeType,
-    modelID: ai ? (r.model_id ?? null) : null,
-    pipeline: ai ? (r.pipeline ?? null) : null,
-    realTimeRatio: r.real_time_ratio === null ? null : Number(r.real_time_ratio),
-    responseTimeMs: Number(r.response_time_ms),
-    computeUnits: Number(r.compute_units),
-    fees: r.fees,
-  }));
+  const res = await db.query<{ perf: string }>("SELECT perf FROM worker_processed_job_chunks WHERE partition_id = $1", [partitionId]);
+  const inputs = new PerformanceInputs();
+  for (const row of res.rows) inputs.addStored(nodeType, JSON.parse(row.perf) as StoredPerfGroup[]);
+  return inputs;
 }
 
 async function refreshPerformance(tx: Queryable, pid: string): Promise<void> {
-  const report = computePerformance(await readPerfJobs(tx, pid));
+  const report = (await readPerformanceInputs(tx, pid)).report();
   await tx.query("DELETE FROM worker_performance WHERE partition_id = $1", [pid]);
   const rows = [
     ...report.transcode_performance.map((r) => ({ category: "transcode", mp: "", row: r })),
@@ -316,7 +331,11 @@ export async function readPaidWei(db: Queryable, partitionId: string): Promise<M
   return out;
 }
 
-/** Derived tables of this kind, in the order a reset clears them. */
+/**
+ * Derived tables of this kind as replay compares them (one row per fact): worker_processed_jobs
+ * is the view over worker_processed_job_chunks, whose cut into chunks is how the saves fell
+ * (live and replay cut differently; the jobs are the same).
+ */
 export const DERIVED_TABLES = [
   "worker_fees",
   "worker_fee_ledger",
@@ -328,12 +347,15 @@ export const DERIVED_TABLES = [
   "worker_partition_state",
 ] as const;
 
+/** The tables a reset clears, in order (the stored tables behind DERIVED_TABLES). */
+const RESET_TABLES = DERIVED_TABLES.map((t) => (t === "worker_processed_jobs" ? "worker_processed_job_chunks" : t));
+
 /**
  * Replay support (DESIGN rule 5): removes a partition's derived state and its actor offset, so
  * the next activation re-applies the whole journal. The actor must not be resident (stop or
  * passivate it first); run it in one transaction.
  */
 export async function resetPartitionState(tx: Queryable, partitionId: string): Promise<void> {
-  for (const table of DERIVED_TABLES) await tx.query(`DELETE FROM ${table} WHERE partition_id = $1`, [partitionId]);
+  for (const table of RESET_TABLES) await tx.query(`DELETE FROM ${table} WHERE partition_id = $1`, [partitionId]);
   await tx.query(`DELETE FROM strata_actor_offset WHERE kind = $1 AND entity_id = $2`, [WORKER_PARTITION_KIND, partitionId]);
 }

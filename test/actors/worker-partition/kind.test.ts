@@ -126,10 +126,13 @@ for (const engine of testEngines) {
 
   t("defect 11 - raw events are persisted in the journal before any derived state", async (db) => {
     await journal(db, TC, [transcodeJob(W1, 12, { id: "11111111-1111-4111-8111-111111111111" })]);
-    const rows = await db.query<{ natural_key: string; entity_id: string; event_type: string; payload: { fees: string; ethAddress: string } }>(
-      "SELECT natural_key, entity_id, event_type, payload FROM strata_journal WHERE kind = 'worker-partition'",
+    const ids = await db.query<{ event_id: string; partition: number; seq: string }>("SELECT event_id, partition, seq FROM worker_event_ids");
+    assert.equal(ids.rows.map((r) => [r.event_id, Number(r.partition), Number(r.seq)]), [["11111111-1111-4111-8111-111111111111", 1, 1]]);
+    const rows = await db.query<{ first_seq: string; last_seq: string; events: string }>("SELECT first_seq, last_seq, events FROM worker_event_journal");
+    assert.equal(
+      rows.rows.map((r) => [Number(r.first_seq), Number(r.last_seq), (JSON.parse(r.events) as { id: string; partitionId: string; type: string; fees: string; ethAddress: string }[]).map((e) => [e.id, e.partitionId, e.type, e.fees, e.ethAddress])]),
+      [[1, 1, [["11111111-1111-4111-8111-111111111111", TC, "job-processed", "12", W1]]]],
     );
-    assert.equal(rows.rows.map((r) => [r.natural_key, r.entity_id, r.event_type, r.payload.fees, r.payload.ethAddress]), [["11111111-1111-4111-8111-111111111111", TC, "job-processed", "12", W1]]);
     assert.equal(await ledger(db, TC), {}, "no derived state until the actor applies it");
   });
 
@@ -206,7 +209,7 @@ for (const engine of testEngines) {
     const recording: Db = {
       dialect: db.dialect,
       query: (sql, params) => {
-        if (/\bFROM strata_journal\b/.test(sql)) journalReads.push(sql);
+        if (/\bFROM worker_event_journal\b/.test(sql)) journalReads.push(sql);
         return db.query(sql, params);
       },
       transaction: (fn) => db.transaction(fn),

@@ -91,6 +91,17 @@ test("parsing - a fee above 2^53 wei stays exact through the file parser", () =>
   assert.is(quoteLongIntegers('{"a":"12345678901234567","b":12345678901234567,"c":1.2345678901234567}'), '{"a":"12345678901234567","b":"12345678901234567","c":1.2345678901234567}');
 });
 
+test("parsing - a file is parsed plainly for the fast path; records that leave it (schemas, dead letters) keep long integers exact", () => {
+  const big = "123456789012345678901";
+  const text = JSON.stringify([transcodeJob(W1, 5), transcodeJob(W1, 1), transcodeJob(W2, 7)])
+    .replace('"fees":1,', `"fees":${big},`)
+    .replace('"fees":7,', `"fees":-${big},`);
+  const { events, rejected } = parseEventFile(text, "transcode|us-central", "s3:b/k");
+  assert.equal(events.map((e) => (e as { fees: string }).fees), ["5", big]);
+  assert.equal(rejected.map((r) => [r.index, (r.payload as { Payload: { fees: unknown } }).Payload.fees]), [[2, `-${big}`]]);
+  assert.match(rejected[0].error, /must not be negative/);
+});
+
 test("parsing - long digit runs inside strings do not count as long numbers; long number tokens do", () => {
   const zeros = "0x" + "0".repeat(39) + "1";
   // Addresses and ids full of digits, pretty-printed: nothing to quote.
@@ -128,7 +139,7 @@ test("parsing - a record the journal cannot store (U+0000, lone surrogate) is re
   const { events, rejected } = parseEventFile(text, "transcode|us-central", "s3:b/k");
   assert.equal(events.map((e) => e.id), [good.ID]);
   assert.equal(rejected.map((r) => [r.index, r.errorCode]), [[0, "not_storable"], [2, "not_storable"]]);
-  assert.match(rejected[0].error, /s3:b\/k record 0: cannot be journaled: naturalKey .*U\+0000/);
+  assert.match(rejected[0].error, /s3:b\/k record 0: cannot be journaled: ID .*U\+0000/);
   assert.match(rejected[1].error, /surrogate/);
 });
 

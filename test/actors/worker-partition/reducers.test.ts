@@ -5,7 +5,7 @@ import { parseWorkerEvent, type WorkerEvent } from "../../../actors/worker-parti
 import { applyEvents, initialPartitionState, type PartitionState } from "../../../actors/worker-partition/partition-state.ts";
 import { computePerformance, computeUnitsPerSecond, type PerfJob } from "../../../actors/worker-partition/performance.ts";
 import { buildSummary } from "../../../actors/worker-partition/summary.ts";
-import { median } from "../../../actors/worker-partition/stats.ts";
+import { exactSum, median, spread } from "../../../actors/worker-partition/stats.ts";
 import { W1, W2, W3, W4, aiProcessed, aiReceived, connected, disconnected, reset, transcodeJob } from "./events-fixture.ts";
 
 const HOUR = 3_600_000;
@@ -198,6 +198,20 @@ test("performance - AI ranked per model and pipeline on response time in ms, low
   assert.equal(sdxl.map((r) => [r.eth_address, r.rank, r.percentile, r.response_time_ms.median]), [[W2, 1, 0, 1000], [W1, 2, 1, 3000]]);
   assert.is(sdxl[0].compute_units_per_second.median, 1048576);
   assert.is(report.ai_performance.length, 3);
+});
+
+test("performance - means do not depend on the order the jobs are read in (job chunks are cut differently live and in replay)", () => {
+  // A float sum in order gives 0.6000000000000001 one way and 0.6 the other.
+  assert.is.not(0.1 + 0.2 + 0.3, 0.3 + 0.2 + 0.1);
+  assert.is(exactSum([0.1, 0.2, 0.3]), 0.6);
+  assert.is(exactSum([0.3, 0.2, 0.1]), 0.6);
+  assert.is(exactSum([1e16, 1, -1e16]), 1);
+  assert.is(exactSum([]), 0);
+  const values = Array.from({ length: 1000 }, (_, i) => 1 / (i + 3) + (i % 7) * 0.1);
+  const reversed = [...values].reverse();
+  assert.equal(spread(values), spread(reversed));
+  const jobs: PerfJob[] = values.map((v, i) => ({ ethAddress: i % 2 ? W1 : W2, nodeType: "transcode", modelID: null, pipeline: null, realTimeRatio: v, responseTimeMs: 100 + v, computeUnits: 1000 + i, fees: String(i) }));
+  assert.equal(computePerformance(jobs), computePerformance([...jobs].reverse()));
 });
 
 test.run();
