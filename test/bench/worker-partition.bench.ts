@@ -30,6 +30,7 @@ import { JournalTail } from "../../actors/worker-partition/journal-tail.ts";
 import { fetchAhead } from "../../actors/ingress/s3-sensor.ts";
 import { requirePartition } from "../../actors/worker-partition/partitions.ts";
 import type { Db, Queryable } from "../../db/db.ts";
+import { cpuSpent, cpuTimes, startCpuProfile } from "./cpu-times.ts";
 
 const FILES = Number(process.argv[2] ?? 250);
 const EVENTS = Number(process.argv[3] ?? 1000);
@@ -90,56 +91,6 @@ function profiled(db: Db): Db {
     transaction: (fn) => db.transaction((tx) => fn(timed(tx))),
     close: () => db.close(),
   };
-}
-
-/** Node's inspector profiler around the ingest only (CPU_PROFILE); the file opens in Chrome DevTools. */
-async function startCpuProfile(): Promise<{ stop(file: string): Promise<void> }> {
-  const { Session } = await import("node:inspector");
-  const fs = await import("node:fs");
-  const session = new Session();
-  session.connect();
-  const post = (method: string, params?: object) =>
-    new Promise<unknown>((resolve, reject) => session.post(method, params ?? {}, (err, res) => (err ? reject(err) : resolve(res))));
-  await post("Profiler.enable");
-  await post("Profiler.setSamplingInterval", { interval: 500 });
-  await post("Profiler.start");
-  return {
-    async stop(file) {
-      const { profile } = (await post("Profiler.stop")) as { profile: unknown };
-      fs.writeFileSync(file, JSON.stringify(profile));
-      session.disconnect();
-    },
-  };
-}
-
-/**
- * CPU ms used so far by this process, and per server backend of this database (null when they
- * cannot be read: a remote server, no /proc). cpuSpent counts, per backend alive at the end, what
- * it used since the first reading (all of it for a backend started since); a backend that exited
- * meanwhile is not counted (the bench's pool keeps its busy connections).
- */
-async function cpuTimes(db: Queryable): Promise<{ node: number; postgres: Map<number, number> | null }> {
-  const usage = process.cpuUsage();
-  const node = (usage.user + usage.system) / 1000;
-  try {
-    const fs = await import("node:fs");
-    const pids = await db.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = current_database()");
-    const postgres = new Map<number, number>();
-    for (const { pid } of pids.rows) {
-      // Fields 14 and 15 of /proc/<pid>/stat (after the command in parentheses): utime, stime in clock ticks (1/100 s).
-      const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-      postgres.set(Number(pid), (Number(fields[11]) + Number(fields[12])) * 10);
-    }
-    return { node, postgres };
-  } catch {
-    return { node, postgres: null };
-  }
-}
-function cpuSpent(before: Awaited<ReturnType<typeof cpuTimes>>, after: Awaited<ReturnType<typeof cpuTimes>>): { node: number; postgres: number | null } {
-  if (!before.postgres || !after.postgres) return { node: after.node - before.node, postgres: null };
-  let postgres = 0;
-  for (const [pid, ms] of after.postgres) postgres += ms - (before.postgres.get(pid) ?? 0);
-  return { node: after.node - before.node, postgres };
 }
 
 const s3rver = await startS3rver();
