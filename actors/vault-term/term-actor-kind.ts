@@ -10,7 +10,7 @@
  * per query), applies the pure reducer in place, and the runtime's group commit writes many
  * terms at once (`save`: one multi-row upsert per table, keys sorted, with each term's applied
  * count and its analytics queue row in the same transaction), over `commit.lanes` lanes, once
- * per commit window (`commitWindowMs`, default 3 s): a term touched by many reader batches in
+ * per commit window (`commitWindowMs`, default 6 s): a term touched by many reader batches in
  * a window is written once. The journal commit and the reader's ack never wait for the window.
  *
  * Catch-up (spine rule 1): the state records how many of the term's journal events it has
@@ -75,7 +75,7 @@ export interface VaultTermKindOptions {
   /** Resident cap (default 1,000,000: a term's state is small). */
   maxResident?: number;
   /**
-   * Commit window in ms (default 3000; 0 = commit at the end of each burst): a term's rows are
+   * Commit window in ms (default 6000; 0 = commit at the end of each burst): a term's rows are
    * written once per window however many reader batches touched it. Only the term state's commit
    * waits; the reader's journal commit and ack do not (asks and whenIdle do not wait either).
    */
@@ -83,7 +83,7 @@ export interface VaultTermKindOptions {
 }
 
 /** Default commit window of the term actors (see docs/vault-term.md, Benchmark). */
-export const VAULT_TERM_COMMIT_WINDOW_MS = 3000;
+export const VAULT_TERM_COMMIT_WINDOW_MS = 6000;
 
 function core(term: TermState, applied: number): TermActorState {
   return { core: { term, applied, dirty: noChanges(), seen: null } };

@@ -10,7 +10,7 @@ import { DeadLetterStore } from "../../../db/dead-letter-store.ts";
 import { ActorSystem } from "../../../supervisors/actor-system.ts";
 import { importVaultTermLines } from "../../../actors/vault-term/service.ts";
 import { registerVaultTermKinds } from "../../../actors/vault-term/register-kinds.ts";
-import { tripleAnalyticsKind, TRIPLE_ANALYTICS_KIND, TERM_UPDATED, analyticsTargets } from "../../../actors/vault-term/triple-analytics-kind.ts";
+import { ANALYTICS_COMMIT_WINDOW_MS, tripleAnalyticsKind, TRIPLE_ANALYTICS_KIND, TERM_UPDATED, analyticsTargets } from "../../../actors/vault-term/triple-analytics-kind.ts";
 import { ingestMessages } from "../../../actors/vault-term/ingest.ts";
 import { generateEvents } from "../../../samples/vault-term/generate-events.ts";
 import { count, drainAnalytics, dumpDerived, reset } from "./fixture.ts";
@@ -88,6 +88,31 @@ for (const engine of testEngines) {
       await db.query("INSERT INTO term_update_queue (term_id) SELECT term_id FROM triple");
       await drainAnalytics(db);
       assert.equal(await dumpDerived(db), viaActors);
+    } finally {
+      await system.stop();
+    }
+  });
+
+  t("commit window - term-updated tells within the analytics window are recomputed in one commit, not one per burst", async () => {
+    const db = await fx.get();
+    await reset(db);
+    const system = new ActorSystem({ db, deadLetters: new DeadLetterStore(db) });
+    // A window far longer than the test (the default, ANALYTICS_COMMIT_WINDOW_MS, is 1 s): a slow
+    // machine cannot make it elapse between the two tells.
+    assert.ok(ANALYTICS_COMMIT_WINDOW_MS > 0, "the product's analytics actors have a window");
+    system.register(tripleAnalyticsKind({ commitWindowMs: 60_000 }));
+    await system.start();
+    try {
+      const [target, terms] = [...analyticsTargets(["0x" + "a".repeat(64), "0x" + "b".repeat(64), "0x" + "c".repeat(64)])][0];
+      system.tell(TRIPLE_ANALYTICS_KIND, target, TERM_UPDATED, { termIds: terms });
+      await new Promise((r) => setTimeout(r, 50)); // past the burst: without a window it commits here
+      system.tell(TRIPLE_ANALYTICS_KIND, target, TERM_UPDATED, { termIds: terms });
+      await new Promise((r) => setTimeout(r, 50));
+      const before = system.stats(TRIPLE_ANALYTICS_KIND) as unknown as { commits: number; processed: number };
+      assert.is(before.processed, 2);
+      assert.is(before.commits, 0, "both bursts wait in the window");
+      await system.whenIdle(); // flushes the window at once
+      assert.is((system.stats(TRIPLE_ANALYTICS_KIND) as unknown as { commits: number }).commits, 1);
     } finally {
       await system.stop();
     }
