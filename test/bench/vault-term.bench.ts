@@ -141,12 +141,23 @@ try {
   }
   for (const [k, ms] of [...perStatement].sort((a, b) => b[1] - a[1])) say(`  ${(ms / 1000).toFixed(2)} s ${k}`);
   say(`transaction time: reader ${(timing.reader / 1000).toFixed(1)} s, actors ${(timing.actors / 1000).toFixed(1)} s`);
-  await new Promise((r) => setTimeout(r, 600)); // backends report their table statistics within ~0.5 s
-  const written = await live.db.query<{ relname: string; ins: string; upd: string; del: string; hot: string }>(
-    `SELECT relname, n_tup_ins::text AS ins, n_tup_upd::text AS upd, n_tup_del::text AS del, n_tup_hot_upd::text AS hot FROM pg_stat_user_tables
-      WHERE n_tup_ins + n_tup_upd + n_tup_del > 0 ORDER BY n_tup_ins + n_tup_upd + n_tup_del DESC`,
-  );
-  const rowWrites = written.rows.reduce((n, r) => n + Number(r.ins) + Number(r.upd) + Number(r.del), 0);
+  // Backends report their table statistics at most once a second, and an idle one up to ~10 s
+  // later: read until two readings a second apart agree (at most 12 s).
+  const readWritten = () =>
+    live.db.query<{ relname: string; ins: string; upd: string; del: string; hot: string }>(
+      `SELECT relname, n_tup_ins::text AS ins, n_tup_upd::text AS upd, n_tup_del::text AS del, n_tup_hot_upd::text AS hot FROM pg_stat_user_tables
+        WHERE n_tup_ins + n_tup_upd + n_tup_del > 0 ORDER BY n_tup_ins + n_tup_upd + n_tup_del DESC`,
+    );
+  const totalOf = (rows: { ins: string; upd: string; del: string }[]) => rows.reduce((n, r) => n + Number(r.ins) + Number(r.upd) + Number(r.del), 0);
+  let written = await readWritten();
+  for (let waited = 0; waited < 12_000; waited += 1000) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const again = await readWritten();
+    const same = totalOf(again.rows) === totalOf(written.rows);
+    written = again;
+    if (same) break;
+  }
+  const rowWrites = totalOf(written.rows);
   say(`row writes ${rowWrites} (${(rowWrites / messages.length).toFixed(2)} per event): ${written.rows.map((r) => `${r.relname} +${r.ins}/~${r.upd}${r.upd === "0" ? "" : ` (${r.hot} HOT)`}/-${r.del}`).join(", ")}`);
   for (const r of readers) await r.stop();
   await system.stop();
