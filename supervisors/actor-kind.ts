@@ -55,7 +55,7 @@ export interface KindOptions {
   mailboxCapacity: number;
   restart: RestartPolicy;
   /**
-   * Group commit: flush when this many actors are dirty or after maxDelayMs. `lanes` (default 1)
+   * Group commit: at the end of each burst of work, or when this many actors are dirty. `lanes` (default 1)
    * splits a kind's commits into that many independent committers by partition (partition % lanes),
    * i.e. that many concurrent transactions (2–4 writers suit Postgres; PGlite has one backend).
    * `windowMs` (default 0 = flush at the end of each burst of work) opts into a commit window on
@@ -63,7 +63,7 @@ export interface KindOptions {
    * are dirty, so repeated updates of one actor within a window are saved once. An ask, whenIdle
    * and stop do not wait for the window (they flush at once).
    */
-  commit: { maxBatch: number; maxDelayMs: number; lanes?: number; windowMs?: number };
+  commit: { maxBatch: number; lanes?: number; windowMs?: number };
 }
 
 /** What a group commit's `save` may hand back: messages sent after its transaction committed. */
@@ -98,7 +98,7 @@ export const DEFAULT_KIND_OPTIONS: KindOptions = {
   maxResident: 10_000,
   mailboxCapacity: 10_000,
   restart: { maxRestarts: 5, windowMs: 60_000, baseDelayMs: 100, maxDelayMs: 30_000, jitter: 0.2 },
-  commit: { maxBatch: 500, maxDelayMs: 5 },
+  commit: { maxBatch: 500 },
 };
 
 /** A dead letter: input that could not be processed, kept with its error. */

@@ -7,8 +7,8 @@
  * current burst of work (one macrotask turn), so everything the actors compute in that burst
  * shares one transaction; while a transaction is in flight, new dirty states accumulate and go
  * in the next one as soon as it returns. Under load the batches grow by themselves up to
- * `maxBatch` actors per transaction; when quiet, a message waits for no timer. So the flush
- * happens well before `maxDelayMs` (the documented upper bound) and tests need no clock.
+ * `maxBatch` actors per transaction; when quiet, a message waits for no timer, and tests need no
+ * clock. (A kind that wants to wait opts into the window below.)
  *
  * Opt-in commit window (`windowMs` > 0): the first dirty actor of an empty batch opens a window
  * on the injected clock; the batch is flushed when the window elapses, when `maxBatch` actors are

@@ -110,7 +110,6 @@ export function vaultTermKind(opts: VaultTermKindOptions = {}): ActorKind<TermAc
     maxResident: opts.maxResident ?? 1_000_000,
     commit: {
       maxBatch: opts.maxBatch ?? 10_000,
-      maxDelayMs: 5,
       lanes: opts.lanes ?? 1,
       windowMs: opts.commitWindowMs ?? VAULT_TERM_COMMIT_WINDOW_MS,
     },

@@ -64,9 +64,9 @@ export function tripleAnalyticsKind(opts: TripleAnalyticsKindOptions = {}): Acto
   return {
     kind: TRIPLE_ANALYTICS_KIND,
     // Analytics are eventual: a commit window lets the tells of many term commits coalesce into
-    // one recomputation per term. (Until stop 8 this was `maxDelayMs: 200`, which the group
-    // committer never waits for: every burst was recomputed at once.)
-    options: { commit: { maxBatch: 500, maxDelayMs: 5, windowMs: opts.commitWindowMs ?? ANALYTICS_COMMIT_WINDOW_MS } },
+    // one recomputation per term. (Until stop 8 this was `maxDelayMs: 200`, an option the group
+    // committer never read — removed since: every burst was recomputed at once.)
+    options: { commit: { maxBatch: 500, windowMs: opts.commitWindowMs ?? ANALYTICS_COMMIT_WINDOW_MS } },
     messages: { [TERM_UPDATED]: z.object({ termIds: z.array(z.string().min(1)) }) },
     initial: () => ({ pending: new Set() }),
     // Catch-up: the partitions activating in one burst (a restart wakes all of them) take their

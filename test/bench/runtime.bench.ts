@@ -112,7 +112,7 @@ async function pgGroupCommit(): Promise<{ rate: number; commits: number }> {
         );
       },
       handle: (state) => ({ state: { n: state.n + 1 } }),
-      options: { commit: { maxBatch: 2000, maxDelayMs: 5, lanes: 2 } },
+      options: { commit: { maxBatch: 2000, lanes: 2 } },
     };
     const system = new ActorSystem({ db: fx.db, log: pino({ level: "silent" }) });
     system.register(counter);

@@ -378,7 +378,7 @@ for (const engine of testEngines) {
   });
 
   t("group commit - lanes commit partitions in parallel transactions, each actor in order", async () => {
-    const { system, db, table } = await setup({ commit: { maxBatch: 50, maxDelayMs: 5, lanes: engine.name === "postgres" ? 4 : 1 } });
+    const { system, db, table } = await setup({ commit: { maxBatch: 50, lanes: engine.name === "postgres" ? 4 : 1 } });
     const ids = Array.from({ length: 40 }, (_, i) => `lane-${i}`);
     for (let n = 0; n < 25; n++) for (const id of ids) system.tell("ledger", id, "append", { n });
     await system.whenIdle();

@@ -58,7 +58,7 @@ for (const engine of testEngines) {
     const clock = new SimulatedClock(Date.UTC(2026, 0, 1));
     const knobs = newKnobs();
     const saves: string[][] = [];
-    const base = ledgerKind({ table, knobs, options: { commit: { maxBatch: 500, maxDelayMs: 5, ...commit } } });
+    const base = ledgerKind({ table, knobs, options: { commit: { maxBatch: 500, ...commit } } });
     const counted: ActorKind<LedgerState, unknown> = {
       ...base,
       async save(tx, entries) {
