@@ -20,12 +20,12 @@
  *   Run it in a READ COMMITTED transaction (the default): the statements after the lock must
  *   see every append that held the heads before.
  * appendToJournalCounted — the same append, returning only counts and the seq range per
- *   partition (no rows read back: the hot path of ingest); prepareJournalAppend +
- *   appendPreparedCounted split it so that the checks and JSON serialisation run ahead,
- *   outside the transaction.
+ *   partition (no rows read back).
  * readJournal — entries after a seq, in seq order; readJournalPayloads — only (seq, payload).
- * lockJournalHeads / advanceJournalHeads — the head lock and the guarded advance alone, for a
- *   kind that keeps its own journal rows in this seq space (worker-partition, migration 0202).
+ * appendGapless — that append's locking, numbering and optimistic dedupe, for a kind that keeps
+ *   its own journal rows in this seq space (worker-partition, migration 0202): the kind gives
+ *   its insert and its key probe. lockJournalHeads / advanceJournalHeads — the head lock and
+ *   the guarded advance it is made of.
  */
 import { InputError, RetryableError } from "../protocols/errors.ts";
 import type { Queryable } from "./db.ts";
@@ -212,69 +212,92 @@ function checkBatch(kind: string, events: readonly JournalEventInput[]): Checked
 }
 
 /** What one append handed out: the fresh events' indexes in (partition, seq) order, with their seqs. */
-interface Numbered {
+export interface NumberedAppend {
   /** Indexes into the batch of the inserted events, ordered by (partition, seq). */
   order: number[];
   seqs: number[];
+  /** Per partition touched (ascending): the seqs handed out, `firstSeq..lastSeq` (gapless). */
   partitions: { partition: number; firstSeq: number; lastSeq: number; count: number }[];
-  duplicates: number;
+}
+
+/** How a journal stores a batch, for appendGapless (its rows, its dedupe key, its probe). */
+export interface GaplessAppendSpec {
+  /** Events in the batch. */
+  length: number;
+  /** The seq space (partition) of event i. */
+  partitionOf(i: number): number;
+  /** The dedupe key of event i. */
+  keyOf(i: number): string;
+  /** Which of `keys` the journal already holds (called after the head lock). */
+  journaled(keys: string[]): Promise<Iterable<string>>;
+  /** Inserts the numbered events; a unique violation (23505) means some key is journaled. */
+  insert(numbered: NumberedAppend): Promise<void>;
 }
 
 /**
- * The append (both forms): lock the heads; number the first occurrence of every key of the
- * batch per partition, in input order, after the head; insert them and advance the heads.
- * Optimistic about the journal: the common batch (new files) holds no journaled key, and the
- * insert's unique (kind, natural_key) check is the same index probe a separate dedupe query
- * makes, so the insert runs first, under a savepoint. When it meets a journaled key it fails
- * whole (nothing inserted, no seq used), is rolled back to the savepoint, and the append then
- * probes the keys (JOURNALED_KEYS), drops the journaled ones and numbers and inserts the rest.
- * Either way the journal gets exactly the batch's keys it did not hold, numbered gaplessly.
- * Run it in a READ COMMITTED transaction (the default): the statements after the lock must see
- * every append that held these heads before.
+ * The append every journal in this seq space makes (the generic one below, worker-partition's
+ * own tables): lock the heads; number the first occurrence of every key of the batch per
+ * partition, in input order, after the head; insert them; advance the heads. Optimistic about
+ * the journal: the common batch (new files, new stream entries) holds no journaled key, and the
+ * insert's unique-key check is the same index probe a separate dedupe query makes, so the insert
+ * runs first, under a savepoint. When it meets a journaled key it fails whole (nothing inserted,
+ * no seq used), is rolled back to the savepoint, and the append then probes the keys
+ * (`spec.journaled`), drops the journaled ones and numbers and inserts the rest. A key journaled
+ * meanwhile under a partition whose head is not held fails that second insert: RetryableError
+ * `journal_race`, the batch is retried. Either way the journal gets exactly the batch's keys it
+ * did not hold, numbered gaplessly. Run it in a READ COMMITTED transaction (the default): the
+ * statements after the lock must see every append that held these heads before.
  */
-async function appendChecked(tx: Queryable, kind: string, batch: CheckedBatch, returning: string | null): Promise<{ numbered: Numbered; rows: JournalRow[] }> {
-  const { events } = batch;
-  const head = await lockJournalHeads(tx, kind, events.map((e) => e.partition));
-
+export async function appendGapless(tx: Queryable, kind: string, spec: GaplessAppendSpec): Promise<NumberedAppend> {
+  const partitions: number[] = new Array(spec.length);
+  for (let i = 0; i < spec.length; i++) partitions[i] = spec.partitionOf(i);
+  const head = await lockJournalHeads(tx, kind, partitions);
   // First occurrence of each key in the batch (later repeats are duplicates whatever the journal holds).
   const firstOf = new Map<string, number>();
-  for (let i = 0; i < events.length; i++) if (!firstOf.has(events[i].naturalKey)) firstOf.set(events[i].naturalKey, i);
+  for (let i = 0; i < spec.length; i++) {
+    const key = spec.keyOf(i);
+    if (!firstOf.has(key)) firstOf.set(key, i);
+  }
+  const attempt = async (): Promise<NumberedAppend> => {
+    const numbered = numberPerPartition(kind, partitions, [...firstOf.values()], head);
+    if (numbered.order.length > 0) {
+      await spec.insert(numbered);
+      await advanceJournalHeads(tx, kind, numbered.partitions);
+    }
+    return numbered;
+  };
 
-  await tx.query("SAVEPOINT strata_journal_append");
+  await tx.query("SAVEPOINT journal_append");
   try {
-    const optimistic = await insertNumbered(tx, kind, batch, numberFresh(kind, events, [...firstOf.values()], head), returning);
-    await tx.query("RELEASE SAVEPOINT strata_journal_append");
-    return optimistic;
+    const numbered = await attempt();
+    await tx.query("RELEASE SAVEPOINT journal_append");
+    return numbered;
   } catch (err) {
     if ((err as { code?: string }).code !== "23505") throw err;
-    await tx.query("ROLLBACK TO SAVEPOINT strata_journal_append");
+    await tx.query("ROLLBACK TO SAVEPOINT journal_append");
   }
-  // Some key is journaled: find which (a statement after the lock, so its snapshot holds every
-  // append that held these heads before us).
-  const journaled = await tx.query<{ natural_key: string }>(JOURNALED_KEYS, [kind, [...firstOf.keys()]]);
-  for (const r of journaled.rows) firstOf.delete(r.natural_key);
+  for (const key of await spec.journaled([...firstOf.keys()])) firstOf.delete(key);
   try {
-    return await insertNumbered(tx, kind, batch, numberFresh(kind, events, [...firstOf.values()], head), returning);
+    return await attempt();
   } catch (err) {
-    // Journaled meanwhile under a partition whose head we do not hold: the batch is retried.
     if ((err as { code?: string }).code === "23505") {
-      throw new RetryableError(`journal ${kind}: a natural key of this batch was journaled concurrently; retry the batch`, { code: "journal_race", cause: err });
+      throw new RetryableError(`journal ${kind}: a key of this batch was journaled concurrently; retry the batch`, { code: "journal_race", cause: err });
     }
     throw err;
   } finally {
-    await tx.query("RELEASE SAVEPOINT strata_journal_append").catch(() => {});
+    await tx.query("RELEASE SAVEPOINT journal_append").catch(() => {});
   }
 }
 
 /** Seqs for the fresh events (indexes into the batch): per partition, in input order, after the locked head. */
-function numberFresh(kind: string, events: readonly JournalEventInput[], fresh: readonly number[], head: ReadonlyMap<number, number>): Numbered {
+function numberPerPartition(kind: string, partitions: readonly number[], fresh: readonly number[], head: ReadonlyMap<number, number>): NumberedAppend {
   const byPartition = new Map<number, number[]>();
   for (const i of fresh) {
-    const list = byPartition.get(events[i].partition);
+    const list = byPartition.get(partitions[i]);
     if (list) list.push(i);
-    else byPartition.set(events[i].partition, [i]);
+    else byPartition.set(partitions[i], [i]);
   }
-  const numbered: Numbered = { order: [], seqs: [], partitions: [], duplicates: events.length - fresh.length };
+  const numbered: NumberedAppend = { order: [], seqs: [], partitions: [] };
   for (const partition of [...byPartition.keys()].sort((a, b) => a - b)) {
     const indexes = byPartition.get(partition)!.sort((a, b) => a - b);
     const base = head.get(partition);
@@ -288,25 +311,32 @@ function numberFresh(kind: string, events: readonly JournalEventInput[], fresh: 
   return numbered;
 }
 
-/** Inserts the numbered events, then advances their heads (checking nobody moved them). */
-async function insertNumbered(tx: Queryable, kind: string, batch: CheckedBatch, numbered: Numbered, returning: string | null): Promise<{ numbered: Numbered; rows: JournalRow[] }> {
-  if (numbered.order.length === 0) return { numbered, rows: [] };
+/** The generic journal's append of a checked batch; `returning` = the columns to read back, or null. */
+async function appendChecked(tx: Queryable, kind: string, batch: CheckedBatch, returning: string | null): Promise<{ numbered: NumberedAppend; rows: JournalRow[] }> {
   const { events } = batch;
-  const pick = <T>(f: (i: number) => T): T[] => numbered.order.map(f);
-  const params = [
-    kind,
-    pick((i) => events[i].partition),
-    numbered.seqs,
-    pick((i) => events[i].entityId),
-    pick((i) => events[i].naturalKey),
-    pick((i) => events[i].eventType),
-    `[${pick((i) => batch.texts[i]).join(",")}]`,
-    pick((i) => batch.blockNumbers[i]),
-    pick((i) => events[i].blockHash ?? null),
-  ];
-  const res = await tx.query<JournalRow>(returning ? `${INSERT_ROWS}\nRETURNING ${returning}` : INSERT_ROWS, params);
-  await advanceJournalHeads(tx, kind, numbered.partitions);
-  return { numbered, rows: res.rows };
+  let rows: JournalRow[] = [];
+  const numbered = await appendGapless(tx, kind, {
+    length: events.length,
+    partitionOf: (i) => events[i].partition,
+    keyOf: (i) => events[i].naturalKey,
+    journaled: async (keys) => (await tx.query<{ natural_key: string }>(JOURNALED_KEYS, [kind, keys])).rows.map((r) => r.natural_key),
+    insert: async (numbered) => {
+      const pick = <T>(f: (i: number) => T): T[] => numbered.order.map(f);
+      const params = [
+        kind,
+        pick((i) => events[i].partition),
+        numbered.seqs,
+        pick((i) => events[i].entityId),
+        pick((i) => events[i].naturalKey),
+        pick((i) => events[i].eventType),
+        `[${pick((i) => batch.texts[i]).join(",")}]`,
+        pick((i) => batch.blockNumbers[i]),
+        pick((i) => events[i].blockHash ?? null),
+      ];
+      rows = (await tx.query<JournalRow>(returning ? `${INSERT_ROWS}\nRETURNING ${returning}` : INSERT_ROWS, params)).rows;
+    },
+  });
+  return { numbered, rows };
 }
 
 /**
@@ -320,7 +350,7 @@ export async function appendToJournal(tx: Queryable, kind: string, events: reado
   if (events.length === 0) return { inserted: [], duplicates: 0 };
   const { numbered, rows } = await appendChecked(tx, kind, checkBatch(kind, events), COLUMNS);
   const inserted = rows.map(toEntry).sort((a, b) => a.partition - b.partition || a.seq - b.seq);
-  return { inserted, duplicates: numbered.duplicates };
+  return { inserted, duplicates: events.length - numbered.order.length };
 }
 
 /**
@@ -329,30 +359,10 @@ export async function appendToJournal(tx: Queryable, kind: string, events: reado
  * callers that already hold the events (ingest), this saves returning every payload.
  */
 export async function appendToJournalCounted(tx: Queryable, kind: string, events: readonly JournalEventInput[]): Promise<AppendSummary> {
-  return appendPreparedCounted(tx, prepareJournalAppend(kind, events));
-}
-
-/** A batch checked and serialised for appendPreparedCounted (opaque). */
-export interface PreparedAppend {
-  readonly kind: string;
-  readonly batch: CheckedBatch;
-}
-
-/**
- * The checks and JSON serialisation of appendToJournalCounted, done ahead (outside the
- * transaction, e.g. while the previous one runs); throws the same InputError on an event
- * that cannot be stored.
- */
-export function prepareJournalAppend(kind: string, events: readonly JournalEventInput[]): PreparedAppend {
-  if (!kind) throw new TypeError("prepareJournalAppend: kind is empty");
-  return { kind, batch: checkBatch(kind, events) };
-}
-
-/** appendToJournalCounted of a prepared batch. */
-export async function appendPreparedCounted(tx: Queryable, prepared: PreparedAppend): Promise<AppendSummary> {
-  if (prepared.batch.events.length === 0) return { inserted: 0, duplicates: 0, partitions: [] };
-  const { numbered } = await appendChecked(tx, prepared.kind, prepared.batch, null);
-  return { inserted: numbered.order.length, duplicates: numbered.duplicates, partitions: numbered.partitions };
+  if (!kind) throw new TypeError("appendToJournalCounted: kind is empty");
+  if (events.length === 0) return { inserted: 0, duplicates: 0, partitions: [] };
+  const { numbered } = await appendChecked(tx, kind, checkBatch(kind, events), null);
+  return { inserted: numbered.order.length, duplicates: events.length - numbered.order.length, partitions: numbered.partitions };
 }
 
 export interface ReadJournalOptions {

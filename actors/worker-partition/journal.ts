@@ -12,7 +12,7 @@
  * heap row and one index entry (docs/worker-partition.md, Stop 8).
  *
  * Seqs are gapless and commit in order per partition, numbered in the generic heads
- * (`strata_journal_head`, kind `worker-partition`; db/journal-store.ts lockJournalHeads): the
+ * (`strata_journal_head`, kind `worker-partition`) by db/journal-store.ts appendGapless: the
  * append locks the partition's head until its transaction ends, numbers the fresh events after
  * it, inserts their ID rows (optimistically: the primary key is the dedupe probe; a batch that
  * meets a journaled ID is rolled back to a savepoint, its IDs probed, and the rest inserted),
@@ -26,9 +26,9 @@
  * actor never re-validates and replay equals live.
  */
 import type { Queryable } from "../../db/db.ts";
-import { advanceJournalHeads, lockJournalHeads } from "../../db/journal-store.ts";
+import { appendGapless, type NumberedAppend } from "../../db/journal-store.ts";
 import { jsonbProblem, jsonText, textProblem } from "../../db/sql.ts";
-import { InputError, RetryableError } from "../../protocols/errors.ts";
+import { InputError } from "../../protocols/errors.ts";
 import { ACTIVE_PARTITIONS } from "./partitions.ts";
 import type { WorkerEvent } from "./events.ts";
 
@@ -136,39 +136,9 @@ const INSERT_IDS = `
 INSERT INTO worker_event_ids (event_id, partition, seq)
 SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[])`;
 
-interface Numbered {
-  /** Indexes into the batch of the fresh events, ordered by (partition, seq). */
-  order: number[];
-  seqs: number[];
-  partitions: WorkerAppendSummary["partitions"];
-}
-
-/** Seqs for the fresh events (indexes into the batch): per partition, in input order, after the locked head. */
-function numberFresh(buckets: readonly number[], fresh: readonly number[], head: ReadonlyMap<number, number>): Numbered {
-  const byPartition = new Map<number, number[]>();
-  for (const i of fresh) {
-    const list = byPartition.get(buckets[i]);
-    if (list) list.push(i);
-    else byPartition.set(buckets[i], [i]);
-  }
-  const numbered: Numbered = { order: [], seqs: [], partitions: [] };
-  for (const partition of [...byPartition.keys()].sort((a, b) => a - b)) {
-    const indexes = byPartition.get(partition)!.sort((a, b) => a - b);
-    const base = head.get(partition);
-    if (base === undefined) throw new Error(`journal ${WORKER_PARTITION_KIND}: partition ${partition} head was not locked`);
-    for (let n = 0; n < indexes.length; n++) {
-      numbered.order.push(indexes[n]);
-      numbered.seqs.push(base + n + 1);
-    }
-    numbered.partitions.push({ partition, firstSeq: base + 1, lastSeq: base + indexes.length, count: indexes.length });
-  }
-  return numbered;
-}
-
-/** Inserts the numbered events' ID rows, their journal rows, and advances the heads. */
-async function insertNumbered(tx: Queryable, batch: PreparedEvents, numbered: Numbered): Promise<void> {
+/** Inserts the numbered events' ID rows and their journal rows (appendGapless advances the heads). */
+async function insertNumbered(tx: Queryable, batch: PreparedEvents, numbered: NumberedAppend): Promise<void> {
   const { order, seqs } = numbered;
-  if (order.length === 0) return;
   await tx.query(INSERT_IDS, [order.map((i) => batch.events[i].id), order.map((i) => batch.buckets[i]), seqs]);
   // Journal rows: runs of consecutive seqs of one partition, at most EVENTS_PER_ROW events each,
   // in one multi-row VALUES (a few dozen parameters; each text sent as is, no array escaping).
@@ -192,7 +162,6 @@ async function insertNumbered(tx: Queryable, batch: PreparedEvents, numbered: Nu
     }
   }
   await tx.query(`INSERT INTO worker_event_journal (partition, first_seq, last_seq, events) VALUES ${values.join(", ")}`, params);
-  await advanceJournalHeads(tx, WORKER_PARTITION_KIND, numbered.partitions);
 }
 
 /**
@@ -201,44 +170,17 @@ async function insertNumbered(tx: Queryable, batch: PreparedEvents, numbered: Nu
  * the next seqs of their partition. A key journaled concurrently under another partition fails
  * the call with a RetryableError (`journal_race`): the batch is retried.
  */
-export async function appendPreparedEvents(tx: Queryable, batch: PreparedEvents): Promise<WorkerAppendSummary & { numbered: Numbered }> {
+export async function appendPreparedEvents(tx: Queryable, batch: PreparedEvents): Promise<WorkerAppendSummary & { numbered: NumberedAppend }> {
   const { events } = batch;
   if (events.length === 0) return { inserted: 0, duplicates: 0, partitions: [], numbered: { order: [], seqs: [], partitions: [] } };
-  const head = await lockJournalHeads(tx, WORKER_PARTITION_KIND, batch.buckets);
-  const done = (numbered: Numbered) => ({ inserted: numbered.order.length, duplicates: events.length - numbered.order.length, partitions: numbered.partitions, numbered });
-
-  // Optimistic: a batch of new files holds no journaled ID and no ID twice, and the primary
-  // key's check in the insert is the same probe a dedupe query would make (an ID repeated in
-  // the batch fails it too). When it fails, roll back to the savepoint and dedupe first.
-  await tx.query("SAVEPOINT worker_event_append");
-  try {
-    const numbered = numberFresh(batch.buckets, events.map((_, i) => i), head);
-    await insertNumbered(tx, batch, numbered);
-    await tx.query("RELEASE SAVEPOINT worker_event_append");
-    return done(numbered);
-  } catch (err) {
-    if ((err as { code?: string }).code !== "23505") throw err;
-    await tx.query("ROLLBACK TO SAVEPOINT worker_event_append");
-  }
-  // First occurrence of each ID in the batch (later repeats are duplicates whatever the journal
-  // holds), less the IDs journaled (probed after the head lock: the snapshot holds every append
-  // that held these heads before).
-  const firstOf = new Map<string, number>();
-  for (let i = 0; i < events.length; i++) if (!firstOf.has(events[i].id)) firstOf.set(events[i].id, i);
-  const journaled = await tx.query<{ event_id: string }>(JOURNALED_IDS, [[...firstOf.keys()]]);
-  for (const r of journaled.rows) firstOf.delete(r.event_id);
-  try {
-    const numbered = numberFresh(batch.buckets, [...firstOf.values()], head);
-    await insertNumbered(tx, batch, numbered);
-    return done(numbered);
-  } catch (err) {
-    if ((err as { code?: string }).code === "23505") {
-      throw new RetryableError(`journal ${WORKER_PARTITION_KIND}: an event ID of this batch was journaled concurrently; retry the batch`, { code: "journal_race", cause: err });
-    }
-    throw err;
-  } finally {
-    await tx.query("RELEASE SAVEPOINT worker_event_append").catch(() => {});
-  }
+  const numbered = await appendGapless(tx, WORKER_PARTITION_KIND, {
+    length: events.length,
+    partitionOf: (i) => batch.buckets[i],
+    keyOf: (i) => events[i].id,
+    journaled: async (ids) => (await tx.query<{ event_id: string }>(JOURNALED_IDS, [ids])).rows.map((r) => r.event_id),
+    insert: (n) => insertNumbered(tx, batch, n),
+  });
+  return { inserted: numbered.order.length, duplicates: events.length - numbered.order.length, partitions: numbered.partitions, numbered };
 }
 
 /** Appends validated events inside the caller's transaction; returns the fresh events with their seqs. */
