@@ -152,17 +152,7 @@ function optionalUint(payload: Record<string, unknown>, field: string, what: str
  * listed under; an event of another partition, or of an inactive one, is an InputError.
  */
 export function parseWorkerEvent(raw: unknown, expected?: string): WorkerEvent {
-  return fastParse(raw, expected) ?? parseWithSchemas(raw, expected);
-}
-
-/**
- * The fast path alone: the normalised event when `raw` is a well-formed common event, else
- * undefined (then parseWithSchemas gives the event or the precise error). Every number it
- * accepts is a safe integer, so a record parsed by plain JSON.parse gives the same event here as
- * one whose long integers were kept exact (json-text.ts): an integer above 2^53 − 1 fails it.
- */
-export function fastParseWorkerEvent(raw: unknown, expected?: string): WorkerEvent | undefined {
-  return fastParse(raw, expected);
+  return fastParseWorkerEvent(raw, expected) ?? parseWithSchemas(raw, expected);
 }
 
 /** The schema path: every check, and the error messages naming the field path. */
@@ -261,7 +251,13 @@ function address(v: unknown): string | undefined {
   }
 }
 
-function fastParse(raw: unknown, expected?: string): WorkerEvent | undefined {
+/**
+ * The fast path alone: the normalised event when `raw` is a well-formed common event, else
+ * undefined (then parseWithSchemas gives the event or the precise error). Every number it
+ * accepts is a safe integer, so a record parsed by plain JSON.parse gives the same event here as
+ * one whose long integers were kept exact (json-text.ts): an integer above 2^53 − 1 fails it.
+ */
+export function fastParseWorkerEvent(raw: unknown, expected?: string): WorkerEvent | undefined {
   if (!isRecord(raw)) return undefined;
   const { ID, EventType, NodeType, Region, DT, Version, Payload } = raw;
   if (!str(ID) || !str(EventType) || !str(NodeType) || !str(Region) || Version !== 1 || !isRecord(Payload)) return undefined;
