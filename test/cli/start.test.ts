@@ -1,6 +1,8 @@
 /**
  * `strata start` for real: the command as a child process (Node: cli/strata.js; Deno:
- * cli/main.ts) in embedded mode with a temp STRATA_DATA_DIR and a free ADMIN_PORT. The test
+ * cli/main.ts) in embedded mode with a temp STRATA_DATA_DIR and ADMIN_PORT=0 (the host binds any
+ * free port and logs it: a port picked here and handed over could be taken by the host's own
+ * embedded anvil, which also asks the kernel for a free port, before the admin server binds it). The test
  * waits for the host's "ready" log line (no sleeping), checks /health and /actors, sends SIGTERM
  * and expects exit code 0 and the embedded child processes gone.
  */
@@ -12,7 +14,6 @@ import os from "node:os";
 import path from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { freePort } from "../../supervisors/embedded/free-port.ts";
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 const deno = (globalThis as { Deno?: { execPath(): string } }).Deno;
@@ -39,9 +40,8 @@ interface Started {
 
 /** Spawns `strata start` with exactly these variables (no service URL from the test runner leaks in) and waits for its ready line. */
 async function startStrata(dataDir: string): Promise<Started> {
-  const port = await freePort();
   const cmd = deno ? [deno.execPath(), "run", "-A", "cli/main.ts", "start"] : [process.execPath, "cli/strata.js", "start"];
-  const env = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? os.tmpdir(), STRATA_DATA_DIR: dataDir, ADMIN_PORT: String(port) };
+  const env = { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? os.tmpdir(), STRATA_DATA_DIR: dataDir, ADMIN_PORT: "0" };
   const child = spawn(cmd[0], cmd.slice(1), { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
@@ -58,7 +58,7 @@ async function startStrata(dataDir: string): Promise<Started> {
   return {
     child,
     exited,
-    admin: `http://127.0.0.1:${port}`,
+    admin: lines.find((l) => l.msg.startsWith("strata host ready: admin at"))!.url!,
     output: () => ({ stdout, stderr }),
     s3: lines.find((l) => l.msg.startsWith("s3: embedded s3rver"))!.endpoint!,
     anvil: lines.find((l) => l.msg.startsWith("eth: DEV CHAIN"))!.url!,

@@ -1,0 +1,75 @@
+/** The host's embedded anvil: a port taken between picking and binding is not fatal, and it answers as a dev chain. */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import pino from "pino";
+import { createServer } from "node:net";
+import type { Server } from "node:net";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { startEmbeddedAnvil } from "../../../supervisors/embedded/anvil.ts";
+import { freePort } from "../../../supervisors/embedded/free-port.ts";
+
+function listenAnywhere(): Promise<{ server: Server; port: number }> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const addr = server.address();
+      resolve({ server, port: typeof addr === "object" && addr ? addr.port : 0 });
+    });
+  });
+}
+
+test("embedded anvil - a port taken before anvil binds it: another port is tried, the chain starts", async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "strata-anvil-"));
+  const taken = await listenAnywhere();
+  const lines: string[] = [];
+  const log = pino({}, { write: (s: string) => void lines.push(s) });
+  const offered: number[] = [];
+  // The first port offered is one another process already holds, as when the host's admin
+  // server (or a test's) binds the port the kernel just handed out.
+  const pickPort = async () => {
+    const port = offered.length === 0 ? taken.port : await freePort();
+    offered.push(port);
+    return port;
+  };
+  try {
+    const anvil = await startEmbeddedAnvil({ directory: dir, log, pickPort });
+    try {
+      assert.is(offered.length, 2);
+      assert.is(anvil.port, offered[1]);
+      assert.is.not(anvil.port, taken.port);
+      const res = await fetch(anvil.url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }) });
+      assert.is(((await res.json()) as { result: string }).result, "0x7a69");
+      assert.ok(lines.some((l) => l.includes(`port ${taken.port} was taken`)), "the retry is logged");
+      assert.ok(lines.some((l) => l.includes("DEV CHAIN")));
+    } finally {
+      await anvil.stop();
+    }
+  } finally {
+    taken.server.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("embedded anvil - a failure that is not a taken port is reported at once with anvil's output", async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "strata-anvil-"));
+  const log = pino({ level: "silent" });
+  let attempts = 0;
+  await writeFile(path.join(dir, "state.json"), "{not json");
+  try {
+    const err = await startEmbeddedAnvil({ directory: dir, log, pickPort: async () => (attempts++, await freePort()) }).then(
+      () => null,
+      (e: Error) => e,
+    );
+    assert.ok(err, "a corrupt state file is refused by anvil");
+    assert.match(err!.message, /the embedded anvil dev chain did not start/);
+    assert.match(err!.message, /failed to parse json file/);
+    assert.is(attempts, 1);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
