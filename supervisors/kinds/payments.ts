@@ -1,23 +1,23 @@
 /**
- * Payments of worker partitions on a host (actors/worker-partition/payments/): the payment
- * schedule (a durable timer, each tick once across hosts) triggering `runPayments` per partition.
+ * Payments of worker partitions on a host (actors/worker-partition/payments/): which chain and
+ * which payer, then `startPaymentsService` (the schedule, the admin trigger, the audit to S3).
  *  - ETH_RPC_ENDPOINT set: that node, the payer key from ETH_PRIVATE_KEY (no key → payments off,
  *    said in the log; ingest is unaffected);
  *  - ETH_RPC_ENDPOINT unset (embedded): the host's anvil DEV chain, chain id 31337, paid with
  *    anvil's PUBLIC dev key unless ETH_PRIVATE_KEY is given — logged loudly as a dev chain.
- * `/health` lists `eth-rpc` (eth_chainId, checked against the configured chain id).
+ * The audit goes to `S3_METRICS_BUCKET` under `payments/` (the old system's payments folder of
+ * its IO manager storage). `/health` lists `eth-rpc` (eth_chainId, checked against the chain id).
  */
+import type { S3Client } from "@aws-sdk/client-s3";
 import type { ReadinessCheck } from "../../admin/source.ts";
 import { maskUrlPassword } from "../../config/fields.ts";
 import { ethProbe } from "../dependency-health.ts";
 import type { DependencyProbe } from "../dependency-health.ts";
 import type { HostContext } from "../kind-module.ts";
-import { paymentsConfig, paymentSettingsFrom } from "../../actors/worker-partition/payments/config.ts";
-import { createRpcClient } from "../../actors/worker-partition/payments/rpc-client.ts";
-import { loadPayerWallet } from "../../actors/worker-partition/payments/keys.ts";
-import { runPayments } from "../../actors/worker-partition/payments/payment-run.ts";
+import { paymentsConfig } from "../../actors/worker-partition/payments/config.ts";
 import type { PaymentRunReport } from "../../actors/worker-partition/payments/payment-run.ts";
-import { PaymentScheduler } from "../../actors/worker-partition/payments/payment-schedule.ts";
+import { s3AuditStore } from "../../actors/worker-partition/payments/payment-audit-export.ts";
+import { startPaymentsService } from "../../actors/worker-partition/payments/payments-service.ts";
 
 export interface RunningPayments {
   readonly summary: string;
@@ -28,7 +28,8 @@ export interface RunningPayments {
   stop(): Promise<void>;
 }
 
-export async function startPayments(host: HostContext, partitions: readonly string[]): Promise<RunningPayments | null> {
+/** `audit`: the S3 client and bucket the audit objects are copied to. */
+export async function startPayments(host: HostContext, partitions: readonly string[], audit: { s3: S3Client; bucket: string }): Promise<RunningPayments | null> {
   const { config, db, clock } = host;
   const log = host.log.child({ kind: "worker-partition", part: "payments" });
   const values = config.section(paymentsConfig);
@@ -53,33 +54,19 @@ export async function startPayments(host: HostContext, partitions: readonly stri
       log.warn("payments: paying with anvil's PUBLIC dev key on the DEV CHAIN (no ETH_PRIVATE_KEY); nothing paid here is real");
     }
   }
-  const wallet = await loadPayerWallet(key, values.ethKeystorePassword ?? "");
-  const rpc = createRpcClient(url);
-  const settings = { ...paymentSettingsFrom(values), chainId: String(chainId) };
-  const owner = host.hostId;
-  const lastRun = new Map<string, string>();
-  const run = async (partitionId: string, trigger: "schedule" | "admin"): Promise<PaymentRunReport> => {
-    const report = await runPayments({ db, rpc, wallet, clock, log, settings, owner, leaseTtlMs: values.leaseTtlSeconds * 1000 }, partitionId, { trigger });
-    lastRun.set(partitionId, report.outcome);
-    log.info({ partition: partitionId, outcome: report.outcome, trigger }, `payments: ${trigger} run finished`);
-    return report;
-  };
-  const scheduler = new PaymentScheduler({
-    db,
-    clock,
-    log,
-    owner,
-    intervalMs: values.paymentSensorIntervalSeconds * 1000,
-    partitions,
-    trigger: (partitionId) => run(partitionId, "schedule"),
+  const service = await startPaymentsService({
+    db, log, clock, owner: host.hostId, values, rpcUrl: url, chainId, payerKey: key, partitions,
+    auditStore: s3AuditStore(audit.s3, audit.bucket),
   });
-  scheduler.start();
-  const summary = `payments: schedule every ${values.paymentSensorIntervalSeconds} s on ${label} (chain ${chainId}, payer ${wallet.address})`;
+  const summary = `payments: schedule every ${values.paymentSensorIntervalSeconds} s on ${label} (chain ${chainId}, payer ${service.payerAddress}), audit to s3://${audit.bucket}/payments/`;
   return {
     summary,
-    trigger: (partitionId) => run(partitionId, "admin"),
+    trigger: (partitionId) => service.trigger(partitionId, "admin"),
     probes: [ethProbe(url, label, chainId)],
-    ready: () => [{ name: "ingress:payments-schedule", ready: true, lastProgressAt: null, backlog: 0, detail: lastRun.size === 0 ? "scheduled, no run yet" : [...lastRun].map(([p, o]) => `${p}: ${o}`).join(", ") }],
-    stop: () => scheduler.stop(),
+    ready: () => {
+      const runs = service.lastRuns();
+      return [{ name: "ingress:payments-schedule", ready: true, lastProgressAt: null, backlog: 0, detail: runs.size === 0 ? "scheduled, no run yet" : [...runs].map(([p, o]) => `${p}: ${o}`).join(", ") }];
+    },
+    stop: () => service.stop(),
   };
 }

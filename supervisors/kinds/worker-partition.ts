@@ -71,7 +71,7 @@ export const workerPartitionModule: KindModule = {
 
     let payments: RunningPayments | null = null;
     try {
-      payments = await startPayments(host, PARTITIONS.map((p) => p.id));
+      payments = await startPayments(host, PARTITIONS.map((p) => p.id), { s3: client, bucket: settings.s3.metricsBucket });
     } catch (err) {
       // Payments are a deliberate, separate path: a host whose payments cannot start still ingests.
       log.error({ err }, "payments: not started");

@@ -15,7 +15,6 @@ import type { Db } from "../../db/db.ts";
 import { ActorSystem } from "../../supervisors/actor-system.ts";
 import { systemClock } from "../../supervisors/clock.ts";
 import { createMetrics } from "../../supervisors/observability/metrics.ts";
-import { freePort } from "../../supervisors/embedded/free-port.ts";
 import { actorSystemAdminSource } from "../../admin/actor-system-source.ts";
 import { startAdminServer } from "../../admin/server.ts";
 import type { AdminServer } from "../../admin/server.ts";
@@ -25,7 +24,9 @@ import { configuredPaymentTrigger } from "../../cli/commands/payments.ts";
 import { importCommand } from "../../cli/commands/import.ts";
 import { KIND_SECTIONS } from "../../cli/commands/kind-sections.ts";
 import { loadConfig } from "../../config/load-config.ts";
-import { startDevChain } from "../../actors/worker-partition/payments/dev-chain.ts";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import { startEmbeddedAnvil } from "../../supervisors/embedded/anvil.ts";
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 const TOKEN = "s3cret-admin-token";
@@ -103,10 +104,11 @@ test("payments routes - reads are open; trigger and resolve refuse without the t
 
 test("payments routes - a trigger with the token pays the imported sample partition on anvil", async () => {
   const fx = await createTestDatabase();
-  const chain = await startDevChain({ log, port: await freePort() });
+  const anvilDir = await mkdtemp(path.join(os.tmpdir(), "strata-anvil-"));
+  const chain = await startEmbeddedAnvil({ directory: anvilDir, log });
   let s: Awaited<ReturnType<typeof serve>> | null = null;
   try {
-    const env = { DATABASE_URL: fx.url, ETH_RPC_ENDPOINT: chain.url, ETH_PRIVATE_KEY: chain.payerKey, CHAIN_ID: String(chain.chainId), PAYMENT_THRESHOLD_WEI: "1" };
+    const env = { DATABASE_URL: fx.url, ETH_RPC_ENDPOINT: chain.url, ETH_PRIVATE_KEY: chain.devPayerKey, CHAIN_ID: String(chain.chainId), PAYMENT_THRESHOLD_WEI: "1" };
     const io = { env, out: () => {}, err: () => {}, stopSignal: new Promise<string>(() => {}) };
     assert.is(await importCommand.run({ values: {}, positionals: ["worker-partition", path.join(repoRoot, "samples/worker-partition/us-central/ai")] }, io), 0);
     const config = loadConfig(env, { sections: KIND_SECTIONS });
@@ -123,6 +125,7 @@ test("payments routes - a trigger with the token pays the imported sample partit
   } finally {
     await s?.close();
     await chain.stop();
+    await rm(anvilDir, { recursive: true, force: true });
     await fx.drop();
   }
 });

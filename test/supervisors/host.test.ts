@@ -22,6 +22,7 @@ import { BUNDLED_SAMPLE } from "../../actors/vault-term/mod.ts";
 import { EVENT_TABLES } from "../../actors/vault-term/event-journal.ts";
 import { openPgliteDb } from "../../db/pglite-db.ts";
 import { Redis } from "ioredis";
+import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 
 interface LogLine {
   msg: string;
@@ -117,6 +118,18 @@ test("host - embedded mode: every dependency healthy, kinds listed, ready answer
     assert.ok(["done", "busy", "stopped", "halted"].includes(String(report.outcome)), JSON.stringify(report));
 
     const s3Endpoint = /embedded s3rver (http:\/\/127\.0\.0\.1:\d+)/.exec(deps[2].detail)![1];
+    // The run's audit (at least its start and end) is copied to the metrics bucket by the host
+    // itself, one object per audit row (seed 003 defect 21: the audit outlives the container).
+    const audit = await getJson(`${host.adminUrl}/payments/audit?partition=${encodeURIComponent("ai|us-central")}`);
+    const auditRows = (audit.body.partitions as { audit: unknown[] }[])[0].audit.length;
+    assert.ok(auditRows >= 2, JSON.stringify(audit.body));
+    const s3 = new S3Client({ endpoint: s3Endpoint, region: "us-east-1", forcePathStyle: true, credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" } });
+    try {
+      const listed = await s3.send(new ListObjectsV2Command({ Bucket: "open-pool-metrics", Prefix: "payments/ai/us-central/" }));
+      assert.is((listed.Contents ?? []).length, auditRows, "every audit row of the run is in S3 when the trigger has answered");
+    } finally {
+      s3.destroy();
+    }
     const anvilUrl = /(http:\/\/127\.0\.0\.1:\d+)/.exec(deps[3].detail)![1];
     await host.stop();
     stopped = true;

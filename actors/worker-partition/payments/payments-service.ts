@@ -1,16 +1,14 @@
 /**
- * Payments wired for a host: the payer key, the chain (ETH_RPC_ENDPOINT, or in embedded mode a
- * local anvil dev chain started here, said loudly), the payment schedule over the active
- * partitions, the admin trigger and the audit export. The host (cli `start`, admin routes,
- * `strata payments`) holds one of these.
+ * Payments wired for a host: the payer wallet on a chain the caller chose (ETH_RPC_ENDPOINT, or
+ * the host's embedded anvil dev chain — supervisors/kinds/payments.ts decides and says which),
+ * the payment schedule over the active partitions, the admin trigger, and the audit copied to S3
+ * after every run (and once at start, to catch up on what an earlier host left unexported).
  */
 import type { Logger } from "pino";
 import type { Db } from "../../../db/db.ts";
 import type { Clock } from "../../../supervisors/clock.ts";
 import { paymentSettingsFrom } from "./config.ts";
 import type { PaymentsConfigValues } from "./config.ts";
-import { startDevChain } from "./dev-chain.ts";
-import type { DevChain } from "./dev-chain.ts";
 import { loadPayerWallet } from "./keys.ts";
 import { exportAudit } from "./payment-audit-export.ts";
 import type { AuditObjectStore } from "./payment-audit-export.ts";
@@ -26,12 +24,11 @@ export interface PaymentsServiceOptions {
   /** This host's identity for leases and schedule claims. */
   owner: string;
   values: PaymentsConfigValues;
-  /** ETH_RPC_ENDPOINT (core section); undefined = embedded mode: a local anvil dev chain. */
-  rpcUrl: string | undefined;
-  /** Port of the dev chain in embedded mode. */
-  devChainPort?: number;
-  /** Keeps the dev chain's state across restarts (`<dataDir>/anvil-state.json`). */
-  dataDir?: string;
+  /** The node payments are sent to, and the chain id it must answer with. */
+  rpcUrl: string;
+  chainId: number;
+  /** ETH_PRIVATE_KEY's value (raw key or keystore path); ETH_KEYSTORE_PASSWORD comes from `values`. */
+  payerKey: string;
   partitions: readonly string[];
   /** Where the audit is copied (S3); none = the table only. */
   auditStore?: AuditObjectStore;
@@ -39,61 +36,69 @@ export interface PaymentsServiceOptions {
   schedule?: boolean;
 }
 
+export type PaymentTriggerSource = "schedule" | "admin";
+
 export interface PaymentsService {
   readonly payerAddress: string;
   readonly rpcUrl: string;
-  readonly devChain: boolean;
-  /** The admin route's trigger: one run of the partition now (busy when one is running). */
-  trigger(partitionId: string, trigger?: string): Promise<PaymentRunReport>;
+  readonly chainId: number;
+  /** One run of the partition now (busy when one is running anywhere: the lease). */
+  trigger(partitionId: string, trigger?: PaymentTriggerSource): Promise<PaymentRunReport>;
+  /** Copy every partition's audit rows not yet in S3; returns how many were stored. */
   exportAudit(): Promise<number>;
+  /** The outcome of the last run per partition on this host. */
+  lastRuns(): ReadonlyMap<string, string>;
   stop(): Promise<void>;
 }
 
 export async function startPaymentsService(opts: PaymentsServiceOptions): Promise<PaymentsService> {
   const { db, log, clock, values } = opts;
-  let dev: DevChain | null = null;
-  let settings = paymentSettingsFrom(values);
-  let rpcUrl = opts.rpcUrl;
-  let wallet;
-  if (rpcUrl === undefined) {
-    dev = await startDevChain({ log, port: opts.devChainPort ?? 8545, dataDir: opts.dataDir });
-    rpcUrl = dev.url;
-    settings = { ...settings, chainId: String(dev.chainId) };
-    wallet = await loadPayerWallet(dev.payerKey);
-    if (values.ethPrivateKey !== undefined) log.warn("ETH_PRIVATE_KEY is ignored on the dev chain: payments are signed with anvil's public dev key");
-  } else {
-    wallet = await loadPayerWallet(values.ethPrivateKey, values.ethKeystorePassword ?? "");
-  }
-  const rpc = createRpcClient(rpcUrl);
+  const wallet = await loadPayerWallet(opts.payerKey, values.ethKeystorePassword ?? "");
+  const settings = { ...paymentSettingsFrom(values), chainId: String(opts.chainId) };
+  const rpc = createRpcClient(opts.rpcUrl);
   const deps = { db, rpc, wallet, clock, log, settings, owner: opts.owner, leaseTtlMs: values.leaseTtlSeconds * 1000 };
+  const lastRun = new Map<string, string>();
+
   const audit = async (): Promise<number> => {
     if (!opts.auditStore) return 0;
     let n = 0;
     for (const p of opts.partitions) n += await exportAudit(db, opts.auditStore, p);
     return n;
   };
-  const run = async (partitionId: string, trigger: string): Promise<PaymentRunReport> => {
-    const report = await runPayments(deps, partitionId, { trigger });
-    await audit().catch((err) => log.warn({ err: (err as Error).message }, "payment audit export to S3 failed; it is retried after the next run"));
-    return report;
+  const auditLater = (when: string) =>
+    audit().catch((err) => log.warn({ err: (err as Error).message }, `payment audit export to S3 failed ${when}; it is retried after the next run`));
+
+  const run = async (partitionId: string, trigger: PaymentTriggerSource): Promise<PaymentRunReport> => {
+    try {
+      const report = await runPayments(deps, partitionId, { trigger });
+      lastRun.set(partitionId, report.outcome);
+      log.info({ partition: partitionId, outcome: report.outcome, trigger }, `payments: ${trigger} run finished`);
+      return report;
+    } finally {
+      await auditLater("after a run");
+    }
   };
   const scheduler = new PaymentScheduler({
     db, clock, log, owner: opts.owner, intervalMs: values.paymentSensorIntervalSeconds * 1000, partitions: opts.partitions,
+    // The sensor's rule (seed A2.6): a run only when a worker is at or above the threshold, or an
+    // open payment is left to reconcile; an idle partition does not fill the audit with empty runs.
     trigger: async (partitionId) => {
       if (await paymentWorkDue(db, partitionId, settings.thresholdWei)) await run(partitionId, "schedule");
     },
   });
+  const catchUp = auditLater("at start");
   if (opts.schedule ?? true) scheduler.start();
-  log.info({ payer: wallet.address, chainId: settings.chainId, devChain: dev !== null, partitions: opts.partitions.length }, "payments ready");
+  log.info({ payer: wallet.address, chainId: settings.chainId, partitions: opts.partitions.length, audit: opts.auditStore ? "s3" : "table only" }, "payments ready");
   return {
     payerAddress: wallet.address,
-    rpcUrl,
-    devChain: dev !== null,
+    rpcUrl: opts.rpcUrl,
+    chainId: opts.chainId,
     trigger: (partitionId, trigger = "admin") => run(partitionId, trigger),
     exportAudit: audit,
+    lastRuns: () => lastRun,
     async stop() {
       await scheduler.stop();
-      await dev?.stop();
+      await catchUp;
     },
   };
 }

@@ -1,37 +1,69 @@
-/** Payments wired for a host in embedded mode: a loud dev chain, the admin trigger, the schedule. */
+/**
+ * Payments wired for a host (payments-service.ts, what `strata start` runs): on the embedded
+ * anvil dev chain, an admin trigger pays one partition, the schedule pays the other one interval
+ * later and starts no run for a partition with nothing due, and every run's audit lands in S3
+ * (seed 003 defect 21) without anyone calling the exporter.
+ */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import pino from "pino";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { ListObjectsV2Command } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { migrate } from "../../../db/migrate.ts";
 import { SimulatedClock } from "../../../supervisors/clock.ts";
+import { startEmbeddedAnvil } from "../../../supervisors/embedded/anvil.ts";
 import { loadSection } from "../../../config/section.ts";
 import { paymentsConfig } from "../../../actors/worker-partition/payments/config.ts";
+import { s3AuditStore } from "../../../actors/worker-partition/payments/payment-audit-export.ts";
+import { listAudit } from "../../../actors/worker-partition/payments/payment-store.ts";
 import { startPaymentsService } from "../../../actors/worker-partition/payments/payments-service.ts";
 import { createRpcClient } from "../../../actors/worker-partition/payments/rpc-client.ts";
 import { createTestDatabase } from "../../support/databases.ts";
-import { freePort } from "../../support/anvil.ts";
+import { startS3rver } from "../../support/s3rver.ts";
 import { randomAddress, settle } from "./support.ts";
 
-test("payments service - embedded mode pays on a dev chain by admin trigger and by schedule", async () => {
+async function auditKeys(client: S3Client, partition: string): Promise<string[]> {
+  const [nodeType, region] = partition.split("|");
+  const listed = await client.send(new ListObjectsV2Command({ Bucket: "metrics", Prefix: `payments/${nodeType}/${region}/` }));
+  return (listed.Contents ?? []).map((o) => o.Key!);
+}
+
+test("payments service - pays on the dev chain by admin trigger and by schedule, and copies each run's audit to S3", async () => {
   const t = await createTestDatabase();
-  const lines: string[] = [];
-  const log = pino({}, { write: (s: string) => void lines.push(s) });
+  const s3 = await startS3rver({ buckets: ["metrics"] });
+  const anvilDir = await mkdtemp(path.join(os.tmpdir(), "strata-anvil-"));
+  const log = pino({ level: "silent" });
   const clock = new SimulatedClock(1_700_000_000_000);
+  const chain = await startEmbeddedAnvil({ directory: anvilDir, log });
+  const [AI, TRANSCODE, IDLE] = ["ai|us-central", "transcode|oceania", "transcode|eu-central"];
   try {
     await migrate(t.db);
+    const client = s3.client();
     const values = loadSection(paymentsConfig, { flags: {}, env: { PAYMENT_SENSOR_INTERVAL_SECONDS: "3600", GAS_LIMIT: "21000" } }).values;
-    const svc = await startPaymentsService({ db: t.db, log, clock, owner: "host-1", values, rpcUrl: undefined, devChainPort: await freePort(), partitions: ["ai|us-central", "transcode|oceania"] });
+    const svc = await startPaymentsService({
+      db: t.db, log, clock, owner: "host-1", values, rpcUrl: chain.url, chainId: chain.chainId, payerKey: chain.devPayerKey,
+      partitions: [AI, TRANSCODE, IDLE], auditStore: s3AuditStore(client, "metrics"),
+    });
     try {
-      assert.ok(svc.devChain);
-      assert.ok(lines.some((l) => l.includes("DEV CHAIN")));
       const rpc = createRpcClient(svc.rpcUrl);
       const a = randomAddress();
       const b = randomAddress();
-      await t.db.query(`INSERT INTO worker_fee_ledger (partition_id, eth_address, earned_wei) VALUES ('ai|us-central', $1, '20000000000000000'), ('transcode|oceania', $2, '30000000000000000')`, [a, b]);
-      const report = await settle(svc.trigger("ai|us-central"), clock);
+      const under = randomAddress();
+      await t.db.query(
+        `INSERT INTO worker_fee_ledger (partition_id, eth_address, earned_wei) VALUES ($1, $4, '20000000000000000'), ($2, $5, '30000000000000000'), ($3, $6, '1')`,
+        [AI, TRANSCODE, IDLE, a, b, under],
+      );
+      const report = await settle(svc.trigger(AI), clock);
       assert.is(report.outcome, "done");
       assert.is(await rpc.balance(a), 2n * 10n ** 16n);
       assert.is(await rpc.balance(b), 0n, "only the triggered partition");
+      const aiAudit = await listAudit(t.db, AI);
+      assert.ok(aiAudit.length >= 3, "run start, WAL, broadcast, credit, run end");
+      assert.is((await auditKeys(client, AI)).length, aiAudit.length, "the admin run's audit is in S3 when the trigger returns");
+
       // The schedule pays the other partition one interval after it first looks (ticks do real I/O:
       // move simulated time a poll at a time and give each tick real time to finish).
       for (let i = 0; i < 200 && (await rpc.balance(b)) === 0n; i++) {
@@ -39,10 +71,17 @@ test("payments service - embedded mode pays on a dev chain by admin trigger and 
         await new Promise((r) => setTimeout(r, 20));
       }
       assert.is(await rpc.balance(b), 3n * 10n ** 16n);
+      for (let i = 0; i < 100 && (await auditKeys(client, TRANSCODE)).length < (await listAudit(t.db, TRANSCODE)).length; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.is((await auditKeys(client, TRANSCODE)).length, (await listAudit(t.db, TRANSCODE)).length, "the scheduled run's audit is in S3");
+      assert.is((await listAudit(t.db, IDLE)).length, 0, "a partition under the threshold gets no run from the schedule");
+      assert.is(await rpc.balance(under), 0n);
     } finally {
       await svc.stop();
     }
   } finally {
+    await chain.stop();
+    await s3.stop();
+    await rm(anvilDir, { recursive: true, force: true });
     await t.drop();
   }
 });

@@ -1,7 +1,8 @@
-/** The host's embedded anvil: a port taken between picking and binding is not fatal, and it answers as a dev chain. */
+/** The host's embedded anvil: a port taken between picking and binding is not fatal; it answers as a funded dev chain and says so loudly. */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import pino from "pino";
+import { Wallet } from "ethers";
 import { createServer } from "node:net";
 import type { Server } from "node:net";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -43,7 +44,12 @@ test("embedded anvil - a port taken before anvil binds it: another port is tried
       const res = await fetch(anvil.url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }) });
       assert.is(((await res.json()) as { result: string }).result, "0x7a69");
       assert.ok(lines.some((l) => l.includes(`port ${taken.port} was taken`)), "the retry is logged");
-      assert.ok(lines.some((l) => l.includes("DEV CHAIN")));
+      const warning = JSON.parse(lines.find((l) => l.includes("DEV CHAIN"))!) as { level: number; msg: string };
+      assert.is(warning.level, 40, "the dev chain is announced as a warning");
+      assert.match(warning.msg, /nothing paid here is real money/);
+      const payer = new Wallet(anvil.devPayerKey).address;
+      const balance = await fetch(anvil.url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "eth_getBalance", params: [payer, "latest"] }) });
+      assert.ok(BigInt(((await balance.json()) as { result: string }).result) > 10n ** 21n, "the dev payer is funded");
     } finally {
       await anvil.stop();
     }
