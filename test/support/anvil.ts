@@ -1,13 +1,14 @@
 /**
- * A private anvil dev chain per test: spawned on a free port from the npm package, ready when it
- * answers eth_chainId, stopped (and waited for) after. Funds the standard dev accounts.
+ * A private anvil dev chain per test: the host's embedded anvil (supervisors/embedded/anvil.ts:
+ * a free port, retried when taken, ready when it answers eth_chainId) with its state in a temp
+ * folder, stopped (and waited for) and removed after. Funds the standard dev accounts.
  */
-import { spawn } from "node:child_process";
-import type { ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
-import { fileURLToPath } from "node:url";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino from "pino";
+import { startEmbeddedAnvil } from "../../supervisors/embedded/anvil.ts";
 
-export const ANVIL_BINARY = fileURLToPath(new URL("../../node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil", import.meta.url));
 
 /** Anvil's first two dev accounts (public test keys, funded with 10,000 ETH). */
 export const DEV_ACCOUNTS = [
@@ -23,18 +24,6 @@ export interface Anvil {
   stop(): Promise<void>;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 async function rpcCall(url: string, method: string, params: unknown[] = []): Promise<unknown> {
   const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) });
   const body = (await res.json()) as { result?: unknown; error?: { message: string } };
@@ -42,36 +31,20 @@ async function rpcCall(url: string, method: string, params: unknown[] = []): Pro
   return body.result;
 }
 
-export async function startAnvil(opts: { chainId?: number; args?: string[] } = {}): Promise<Anvil> {
-  const chainId = opts.chainId ?? 31337;
-  const port = await freePort();
-  const child: ChildProcess = spawn(ANVIL_BINARY, ["--host", "127.0.0.1", "--port", String(port), "--chain-id", String(chainId), ...(opts.args ?? [])], { stdio: ["ignore", "ignore", "pipe"] });
-  let stderr = "";
-  child.stderr?.on("data", (d) => (stderr += String(d)));
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`anvil exited with ${child.exitCode}: ${stderr}`);
-    try {
-      await rpcCall(url, "eth_chainId");
-      break;
-    } catch {
-      if (Date.now() > deadline) {
-        child.kill("SIGKILL");
-        throw new Error(`anvil did not answer on ${url} within 15 s: ${stderr}`);
-      }
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
+export async function startAnvil(opts: { chainId?: number } = {}): Promise<Anvil> {
+  const directory = await mkdtemp(join(tmpdir(), "strata-test-anvil-"));
+  const anvil = await startEmbeddedAnvil({ directory, log: pino({ level: "silent" }), chainId: opts.chainId }).catch(async (err) => {
+    await rm(directory, { recursive: true, force: true });
+    throw err;
+  });
   return {
-    url,
-    port,
-    chainId,
-    rpc: (method, params) => rpcCall(url, method, params),
+    url: anvil.url,
+    port: anvil.port,
+    chainId: anvil.chainId,
+    rpc: (method, params) => rpcCall(anvil.url, method, params),
     async stop() {
-      if (child.exitCode === null) child.kill("SIGTERM");
-      await exited;
+      await anvil.stop();
+      await rm(directory, { recursive: true, force: true });
     },
   };
 }

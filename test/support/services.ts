@@ -5,6 +5,7 @@
  * from the binary on PATH on a free port in a temp folder (stopped after), else an error naming
  * the Debian package to install. Nothing is ever skipped.
  */
+import { freePort } from "../../supervisors/embedded/free-port.ts";
 import { spawn, spawnSync } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
@@ -144,17 +145,7 @@ export function defaultSearchPath(): string[] {
   return dirs;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 async function waitUntilAnswers(name: ServiceName, url: string, child: ChildProcess | undefined, logFile: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
