@@ -144,11 +144,7 @@ export class SubjectIndex<T extends Subscriber> {
   match(subject: string): MatchResult<T> {
     const cached = this.cache.get(subject);
     if (cached !== undefined) return cached;
-    const found: T[] = [];
-    const exact = this.exact.get(subject);
-    if (exact) for (let i = 0; i < exact.length; i++) found.push(exact[i]);
-    if (this.wildcardCount > 0) matchTrie(this.root, subject, 0, found);
-    const result = found.length === 0 ? (EMPTY_RESULT as MatchResult<T>) : partition(found);
+    const result = this.lookup(subject);
     if (this.cache.size >= this.cacheLimit) this.cache.clear();
     this.cache.set(subject, result);
     return result;
@@ -156,8 +152,10 @@ export class SubjectIndex<T extends Subscriber> {
 
   /** Match without touching the cache (for one-off subjects such as reply inboxes). */
   matchUncached(subject: string): MatchResult<T> {
-    const cached = this.cache.get(subject);
-    if (cached !== undefined) return cached;
+    return this.cache.get(subject) ?? this.lookup(subject);
+  }
+
+  private lookup(subject: string): MatchResult<T> {
     const found: T[] = [];
     const exact = this.exact.get(subject);
     if (exact) for (let i = 0; i < exact.length; i++) found.push(exact[i]);
