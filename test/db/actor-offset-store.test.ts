@@ -5,6 +5,7 @@ import { migrate } from "../../db/migrate.ts";
 import { loadOffsets, saveOffsets } from "../../db/actor-offset-store.ts";
 import type { Db, Queryable } from "../../db/db.ts";
 import { lazyDatabase, testEngines } from "../support/databases.ts";
+import { rejectionMessage } from "../support/rejection.ts";
 
 /** A stand-in for a kind's state table, written in the same transaction as the offsets. */
 async function prepare(db: Db): Promise<void> {
@@ -26,15 +27,6 @@ async function totals(db: Db): Promise<Record<string, number>> {
   return Object.fromEntries(r.rows.map((x) => [x.entity_id, x.total]));
 }
 
-async function errorOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    return (err as Error).message;
-  }
-  throw new Error("expected a rejection");
-}
-
 for (const engine of testEngines) {
   const t = suite(engine.name);
   const fx = lazyDatabase(engine, prepare);
@@ -53,7 +45,7 @@ for (const engine of testEngines) {
       await saveState(tx, [{ entityId: "a", total: 11, offset: 4 }, { entityId: "c", total: 30, offset: 1 }]);
       throw new Error("commit of the batch failed");
     });
-    assert.match(await errorOf(failed), /commit of the batch failed/);
+    assert.match(await rejectionMessage(failed), /commit of the batch failed/);
     assert.equal(await totals(db), { a: 10, b: 20 });
     const offsets = await loadOffsets(db, "k-counter", ["a", "b", "c"]);
     assert.equal([...offsets.entries()].sort(), [["a", 3], ["b", 7]]);
@@ -77,8 +69,8 @@ for (const engine of testEngines) {
 
   t("offsets - a negative or non-integer offset is refused", async () => {
     const db = await fx.get();
-    assert.match(await errorOf(db.transaction((tx) => saveOffsets(tx, "k-other", [{ entityId: "z", offset: -1 }]))), /negative/);
-    assert.match(await errorOf(db.transaction((tx) => saveOffsets(tx, "k-other", [{ entityId: "z", offset: 1.5 }]))), /not a safe integer/);
+    assert.match(await rejectionMessage(db.transaction((tx) => saveOffsets(tx, "k-other", [{ entityId: "z", offset: -1 }]))), /negative/);
+    assert.match(await rejectionMessage(db.transaction((tx) => saveOffsets(tx, "k-other", [{ entityId: "z", offset: 1.5 }]))), /not a safe integer/);
     assert.is((await loadOffsets(db, "k-other", ["z"])).size, 0);
   });
 

@@ -5,15 +5,7 @@ import { migrate } from "../../db/migrate.ts";
 import { claimPending, confirm, isKnown, listPending } from "../../db/cursor-store.ts";
 import { appendToJournal, readJournal } from "../../db/journal-store.ts";
 import { lazyDatabase, testEngines } from "../support/databases.ts";
-
-async function errorOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    return (err as Error).message;
-  }
-  throw new Error("expected a rejection");
-}
+import { rejectionMessage } from "../support/rejection.ts";
 
 for (const engine of testEngines) {
   const t = suite(engine.name);
@@ -51,7 +43,7 @@ for (const engine of testEngines) {
       await confirm(tx, source, ["f1", "f2"]);
       throw new Error("S3 read failed half way");
     });
-    assert.match(await errorOf(failed), /S3 read failed/);
+    assert.match(await rejectionMessage(failed), /S3 read failed/);
     assert.equal(await readJournal(db, "k-cursor-b", { limit: 10 }), []);
     // A restarted sensor finds the batch and claims it again.
     const pending = await listPending(db, source);

@@ -10,6 +10,7 @@ import { createMemoryTransport } from "../../supervisors/transport/memory-transp
 import type { Transport, TransportMessage } from "../../supervisors/transport/transport.ts";
 import { decodeEnvelope } from "../../protocols/envelope.ts";
 import { lazyDatabase, testEngines } from "../support/databases.ts";
+import { rejectionMessage } from "../support/rejection.ts";
 
 const letter = (over: Partial<DeadLetter> = {}): DeadLetter => ({
   kind: "vault-term",
@@ -28,15 +29,6 @@ function listen(transport: Transport): TransportMessage[] {
     got.push(msg);
   });
   return got;
-}
-
-async function errorOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    return (err as Error).message;
-  }
-  throw new Error("expected a rejection");
 }
 
 for (const engine of testEngines) {
@@ -121,7 +113,7 @@ for (const engine of testEngines) {
       await store.record(letter({ kind: "k-tx" }), tx);
       throw new Error("batch failed");
     });
-    assert.match(await errorOf(failed), /batch failed/);
+    assert.match(await rejectionMessage(failed), /batch failed/);
     assert.is(await store.count("k-tx"), 0);
     await db.transaction((tx) => store.record(letter({ kind: "k-tx" }), tx));
     assert.is(await store.count("k-tx"), 1);
@@ -167,7 +159,7 @@ for (const engine of testEngines) {
       await store.record(letter({ kind: "k-tx-pub", source: "rolled-back" }), tx);
       throw new Error("batch failed");
     });
-    assert.match(await errorOf(failed), /batch failed/);
+    assert.match(await rejectionMessage(failed), /batch failed/);
     await transport.flush();
     assert.is(got.length, 0, "a rolled-back dead letter is never announced");
     assert.is(await store.count("k-tx-pub"), 0);

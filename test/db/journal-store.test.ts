@@ -7,6 +7,7 @@ import type { JournalEventInput } from "../../db/journal-store.ts";
 import type { Db, Queryable } from "../../db/db.ts";
 import { InputError } from "../../protocols/errors.ts";
 import { createTestDatabase, lazyDatabase, testEngines } from "../support/databases.ts";
+import { rejectionMessage } from "../support/rejection.ts";
 
 const ev = (partition: number, naturalKey: string, extra: Partial<JournalEventInput> = {}): JournalEventInput => ({
   partition,
@@ -16,16 +17,6 @@ const ev = (partition: number, naturalKey: string, extra: Partial<JournalEventIn
   payload: { key: naturalKey },
   ...extra,
 });
-
-/** The message of the error a promise rejects with (fails the test when it resolves). */
-async function errorOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    return (err as Error).message;
-  }
-  throw new Error("expected a rejection");
-}
 
 const seqsOf = (entries: { partition: number; seq: number }[], partition: number) =>
   entries.filter((e) => e.partition === partition).map((e) => e.seq);
@@ -108,7 +99,7 @@ for (const engine of testEngines) {
     const after = await readJournal(db, "k-read", { entityId: "ent-1", afterSeq: 3n, limit: 10 });
     assert.equal(after.map((e) => e.naturalKey), ["r9"]);
     assert.equal(await readJournal(db, "k-read", { partition: 1, afterSeq: "5", limit: 10 }), []);
-    assert.match(await errorOf(readJournal(db, "k-read", { limit: 0 })), /limit must be a positive integer/);
+    assert.match(await rejectionMessage(readJournal(db, "k-read", { limit: 0 })), /limit must be a positive integer/);
   });
 
   t("journal - a rolled-back append leaves no gap", async () => {
@@ -118,7 +109,7 @@ for (const engine of testEngines) {
       await appendToJournal(tx, "k-rollback", [ev(5, "g2"), ev(5, "g3")]);
       throw new Error("the work failed");
     });
-    assert.match(await errorOf(failed), /the work failed/);
+    assert.match(await rejectionMessage(failed), /the work failed/);
     const r = await db.transaction((tx) => appendToJournal(tx, "k-rollback", [ev(5, "g3")]));
     assert.equal(r.inserted.map((e) => e.seq), [2]);
     assert.equal((await readJournal(db, "k-rollback", { partition: 5, limit: 10 })).map((e) => e.naturalKey), ["g1", "g3"]);

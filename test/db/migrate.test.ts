@@ -9,6 +9,7 @@ import { defaultMigrationsDir, migrate, MigrationError, readMigrationFiles } fro
 import { openPgDb } from "../../db/pg-db.ts";
 import type { Db } from "../../db/db.ts";
 import { createTestDatabase, lazyDatabase, testEngines } from "../support/databases.ts";
+import { rejectionOf } from "../support/rejection.ts";
 
 const CORE_TABLES = ["strata_actor_offset", "strata_dead_letter", "strata_journal", "strata_journal_head", "strata_migrations", "strata_source_cursor"];
 
@@ -28,15 +29,6 @@ async function copyOfMigrations(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "strata-migrations-"));
   await cp(fileURLToPath(defaultMigrationsDir), dir, { recursive: true });
   return dir;
-}
-
-async function errorOf(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error("expected a rejection");
 }
 
 const allFiles = (await readdir(fileURLToPath(defaultMigrationsDir))).filter((n) => n.endsWith(".sql")).sort();
@@ -84,7 +76,7 @@ for (const engine of testEngines) {
     const dir = await copyOfMigrations();
     temps.push(dir);
     await writeFile(join(dir, "0060_broken.sql"), "CREATE TABLE test_half (id integer);\nSELECT no_such_column FROM test_half;\n");
-    const err = await errorOf(migrate(db, { dir }));
+    const err = await rejectionOf(migrate(db, { dir }));
     assert.ok(err instanceof MigrationError);
     assert.match((err as Error).message, /0060_broken\.sql/);
     assert.not.ok((await tableNames(db)).includes("test_half"));
@@ -97,7 +89,7 @@ for (const engine of testEngines) {
     temps.push(dir);
     await appendFile(join(dir, "0001_core.sql"), "\n-- edited after it was applied\n");
     await writeFile(join(dir, "0070_after_edit.sql"), "CREATE TABLE test_after_edit (id integer);\n");
-    const err = await errorOf(migrate(db, { dir }));
+    const err = await rejectionOf(migrate(db, { dir }));
     assert.ok(err instanceof MigrationError, `expected MigrationError, got ${String(err)}`);
     assert.is((err as MigrationError).file, "0001_core.sql");
     assert.match((err as Error).message, /0001_core\.sql was changed after it was applied/);
@@ -127,12 +119,12 @@ files("migrate - a malformed file name or a repeated number is an error naming t
   const bad = await mkdtemp(join(tmpdir(), "strata-migrations-"));
   fileTemps.push(bad);
   await writeFile(join(bad, "1_core.sql"), "SELECT 1;");
-  assert.match(String(await errorOf(readMigrationFiles(bad))), /1_core\.sql.*expected NNNN_name\.sql/);
+  assert.match(String(await rejectionOf(readMigrationFiles(bad))), /1_core\.sql.*expected NNNN_name\.sql/);
   const twice = await mkdtemp(join(tmpdir(), "strata-migrations-"));
   fileTemps.push(twice);
   await writeFile(join(twice, "0002_a.sql"), "SELECT 1;");
   await writeFile(join(twice, "0002_b.sql"), "SELECT 1;");
-  assert.match(String(await errorOf(readMigrationFiles(twice))), /0002_a\.sql and 0002_b\.sql share the number 0002/);
+  assert.match(String(await rejectionOf(readMigrationFiles(twice))), /0002_a\.sql and 0002_b\.sql share the number 0002/);
 });
 
 files("migrate - files are ordered by number and every range's files are found", async () => {
