@@ -5,33 +5,20 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { createTestDatabase } from "../support/databases.ts";
 import { importCommand } from "../../cli/commands/import.ts";
 import type { ImportResult } from "../../cli/commands/import.ts";
 import type { CliIo } from "../../cli/commands/command.ts";
 import { openDb } from "../../db/open-db.ts";
+import { runStrata } from "../support/run-strata.ts";
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 const VAULT_SAMPLE = path.join(repoRoot, "samples/vault-term/events.jsonl");
 const WORKER_SAMPLES = path.join(repoRoot, "samples/worker-partition");
-const deno = (globalThis as { Deno?: { execPath(): string } }).Deno;
-
-/** Runs `strata <args>` as a child process with exactly these variables. */
-function runStrata(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const cmd = deno ? [deno.execPath(), "run", "-A", "cli/main.ts", ...args] : [process.execPath, "--import", "tsx", "cli/main.ts", ...args];
-  const child = spawn(cmd[0], cmd.slice(1), { cwd: repoRoot, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? os.tmpdir(), ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (d) => (stdout += String(d)));
-  child.stderr!.on("data", (d) => (stderr += String(d)));
-  return new Promise((resolve) => child.once("close", (code) => resolve({ code, stdout, stderr })));
-}
 
 /** Runs a command in process; returns its exit code and what it printed. */
 async function runInProcess(args: { values?: Record<string, string | boolean | undefined>; positionals: string[] }, env: Record<string, string>) {

@@ -6,9 +6,6 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { spawn } from "node:child_process";
-import os from "node:os";
-import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { createTestDatabase } from "../support/databases.ts";
 import { migrate } from "../../db/migrate.ts";
@@ -16,23 +13,13 @@ import type { Queryable } from "../../db/db.ts";
 import { paymentsCommand } from "../../cli/commands/payments.ts";
 import type { CliIo } from "../../cli/commands/command.ts";
 import type { PartitionPayments } from "../../admin/payments-routes.ts";
+import { runStrata } from "../support/run-strata.ts";
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
-const deno = (globalThis as { Deno?: { execPath(): string } }).Deno;
 const AI = "ai|us-central";
 const W1 = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
 const W2 = "0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb";
 const PAYER = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266";
-
-function runStrata(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const cmd = deno ? [deno.execPath(), "run", "-A", "cli/main.ts", ...args] : [process.execPath, "--import", "tsx", "cli/main.ts", ...args];
-  const child = spawn(cmd[0], cmd.slice(1), { cwd: repoRoot, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? os.tmpdir(), ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (d) => (stdout += String(d)));
-  child.stderr!.on("data", (d) => (stderr += String(d)));
-  return new Promise((resolve) => child.once("close", (code) => resolve({ code, stdout, stderr })));
-}
 
 async function run(positionals: string[], values: Record<string, string | boolean>, env: Record<string, string>) {
   const out: string[] = [];

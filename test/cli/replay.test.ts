@@ -6,10 +6,8 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { spawn } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
-import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { createPgliteTestDatabase, createTestDatabase } from "../support/databases.ts";
 import { migrate } from "../../db/migrate.ts";
@@ -25,19 +23,9 @@ import { ActorSystem } from "../../supervisors/actor-system.ts";
 import { registerWorkerPartition, workerPartitionIngestDeps } from "../../actors/worker-partition/wire.ts";
 import { parseWorkerPartitionConfig } from "../../actors/worker-partition/config.ts";
 import { importWorkerPartitionPath } from "../../actors/worker-partition/import-files.ts";
+import { runStrata } from "../support/run-strata.ts";
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
-const deno = (globalThis as { Deno?: { execPath(): string } }).Deno;
-
-function runStrata(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const cmd = deno ? [deno.execPath(), "run", "-A", "cli/main.ts", ...args] : [process.execPath, "--import", "tsx", "cli/main.ts", ...args];
-  const child = spawn(cmd[0], cmd.slice(1), { cwd: repoRoot, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? os.tmpdir(), ...env }, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.on("data", (d) => (stdout += String(d)));
-  child.stderr!.on("data", (d) => (stderr += String(d)));
-  return new Promise((resolve) => child.once("close", (code) => resolve({ code, stdout, stderr })));
-}
 
 async function importSample(env: Record<string, string>, kind: string, file: string): Promise<void> {
   const io: CliIo = { env, out: () => {}, err: () => {}, stopSignal: new Promise(() => {}) };
