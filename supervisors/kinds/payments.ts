@@ -3,8 +3,13 @@
  * which payer, then `startPaymentsService` (the schedule, the admin trigger, the audit to S3).
  *  - ETH_RPC_ENDPOINT set: that node, the payer key from ETH_PRIVATE_KEY (no key → payments off,
  *    said in the log; ingest is unaffected);
- *  - ETH_RPC_ENDPOINT unset (embedded): the host's anvil DEV chain, chain id 31337, paid with
- *    anvil's PUBLIC dev key unless ETH_PRIVATE_KEY is given — logged loudly as a dev chain.
+ *  - ETH_RPC_ENDPOINT unset, embedded database (no DATABASE_URL): the host's anvil DEV chain,
+ *    chain id 31337, paid with anvil's PUBLIC dev key unless ETH_PRIVATE_KEY is given — logged
+ *    loudly as a dev chain;
+ *  - ETH_RPC_ENDPOINT unset with a DATABASE_URL: payments OFF, said loudly. The ledger of a real
+ *    database must never be credited with transfers on a throw-away dev chain (one forgotten
+ *    variable would mark real workers paid who were never paid on the real chain). To pay on a
+ *    dev chain with a real database, run one and name it in ETH_RPC_ENDPOINT.
  * The audit goes to `S3_METRICS_BUCKET` under `payments/` (the old system's payments folder of
  * its IO manager storage). `/health` lists `eth-rpc` (eth_chainId, checked against the chain id).
  */
@@ -44,6 +49,11 @@ export async function startPayments(host: HostContext, partitions: readonly stri
     }
     url = config.ethRpcEndpoint;
     label = maskUrlPassword(url);
+  } else if (config.databaseUrl) {
+    log.warn(
+      "payments: OFF on this host: ETH_RPC_ENDPOINT is not set and DATABASE_URL is — the embedded dev chain is used only with the embedded database, so a real ledger is never credited with dev-chain transfers (ingest runs)",
+    );
+    return null;
   } else {
     const anvil = await host.embedded.anvil();
     url = anvil.url;

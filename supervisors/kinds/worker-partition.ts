@@ -26,6 +26,7 @@ import type { DependencyProbe } from "../dependency-health.ts";
 import type { HostContext, KindModule, RunningKind } from "../kind-module.ts";
 import { pathExists } from "./path-exists.ts";
 import { startPayments } from "./payments.ts";
+import { KeyConfigError } from "../../actors/worker-partition/payments/keys.ts";
 import { paymentsRoutes } from "../../admin/payments-routes.ts";
 import type { RunningPayments } from "./payments.ts";
 
@@ -73,7 +74,14 @@ export const workerPartitionModule: KindModule = {
     try {
       payments = await startPayments(host, PARTITIONS.map((p) => p.id), { s3: client, bucket: settings.s3.metricsBucket });
     } catch (err) {
-      // Payments are a deliberate, separate path: a host whose payments cannot start still ingests.
+      // A payer key that cannot be read is a configuration error: stop, naming the key (the
+      // error never holds its value). Anything else (the dev chain did not start): payments are
+      // a deliberate, separate path, and a host whose payments cannot start still ingests.
+      if (err instanceof KeyConfigError) {
+        await sensor.stop();
+        client.destroy();
+        throw err;
+      }
       log.error({ err }, "payments: not started");
     }
     if (payments) probes.push(...payments.probes);

@@ -186,7 +186,13 @@ test("host - services mode: postgres, nats and redis in use, the Redis reader in
     const health = await getJson(`${host.adminUrl}/health`);
     assert.is(health.status, 200, JSON.stringify(health.body));
     const deps = health.body.dependencies as { name: string; ok: boolean; detail: string }[];
-    assert.equal(deps.map((d) => [d.name, d.ok]), [["postgres", true], ["nats", true], ["redis", true], ["s3", true], ["eth-rpc", true]]);
+    // No ETH_RPC_ENDPOINT with a real database: payments are off (no dev chain is started, no
+    // eth-rpc dependency), said loudly, so a real ledger is never credited with dev-chain transfers.
+    assert.equal(deps.map((d) => [d.name, d.ok]), [["postgres", true], ["nats", true], ["redis", true], ["s3", true]]);
+    const off = lines.find((l) => l.msg.startsWith("payments: OFF on this host: ETH_RPC_ENDPOINT is not set and DATABASE_URL is"));
+    assert.ok(off, "payments off is announced");
+    assert.is(off!.level, 40, "as a warning");
+    assert.not.ok(lines.some((l) => l.msg.startsWith("eth: DEV CHAIN")), "no dev chain beside a real database");
     assert.ok(lines.some((l) => l.msg === `db: postgres at ${database.url}`));
     assert.ok(lines.some((l) => l.msg === `transport: nats at ${nats.url}`));
     assert.ok(lines.some((l) => l.msg.startsWith(`vault-term: reading Redis streams ${stream} at ${testEnv.redisUrl}`)));
@@ -244,6 +250,29 @@ test("host - services mode: postgres, nats and redis in use, the Redis reader in
     await redis.del(stream).finally(() => redis.quit());
     await database.drop();
     await nats.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
+
+test("host - a payer key that cannot be read stops the start, naming ETH_PRIVATE_KEY and not its value", async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), "strata-host-"));
+  const badKey = "0x1234deadbeef";
+  try {
+    const { log, lines } = collectingLogger();
+    const config = loadConfig({ STRATA_DATA_DIR: dataDir, ADMIN_PORT: "0", STRATA_KINDS: "worker-partition", ETH_PRIVATE_KEY: badKey }, { sections: KIND_SECTIONS });
+    const error = await startHost(config, { log }).then(
+      async (host) => {
+        await host.stop();
+        return null;
+      },
+      (err: Error) => err,
+    );
+    assert.ok(error, "the host does not start");
+    assert.match(error!.message, /ETH_PRIVATE_KEY/);
+    assert.not.ok(error!.message.includes(badKey.slice(2)), "the key's value is not in the error");
+    assert.not.ok(JSON.stringify(lines).includes(badKey.slice(2)), "nor in the log");
+    assert.ok(lines.some((l) => l.msg === "strata host stopped"), "what was started is stopped");
+  } finally {
     await rm(dataDir, { recursive: true, force: true });
   }
 });
