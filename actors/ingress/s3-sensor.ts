@@ -97,6 +97,8 @@ export class S3Sensor {
   /** Consecutive failed polls per partition (visible in stats). */
   readonly failures = new Map<string, number>();
   readonly lastBatch = new Map<string, BatchReport>();
+  /** When the last poll of every watched partition finished (clock ms), failed or not; null = none yet. */
+  lastPollAt: number | null = null;
 
   constructor(
     private readonly deps: S3SensorDeps,
@@ -185,6 +187,7 @@ export class S3Sensor {
         this.deps.log?.error({ partition: p.id, err: errorMessage(err) }, "S3 batch failed; its files stay pending and are retried");
       }
     }
+    this.lastPollAt = this.deps.clock.now();
     return { batches, errors };
   }
 

@@ -17,6 +17,7 @@ import { WORKER_PARTITION_KIND } from "../../actors/worker-partition/journal.ts"
 import { PARTITIONS } from "../../actors/worker-partition/partitions.ts";
 import { createS3Client } from "../../actors/ingress/s3-client.ts";
 import { cursorSource } from "../../actors/ingress/s3-sensor.ts";
+import { s3SensorReadiness } from "../../actors/ingress/s3-sensor-readiness.ts";
 import { ensureBucket, SAMPLES_DIR, uploadSampleEvents } from "../../actors/ingress/s3-upload-samples.ts";
 import { paymentsConfig } from "../../actors/worker-partition/payments/config.ts";
 import { maskUrlPassword } from "../../config/fields.ts";
@@ -64,6 +65,7 @@ export const workerPartitionModule: KindModule = {
 
     const tail = registerWorkerPartition(system, settings, { paymentThresholdWei: config.section(paymentsConfig).paymentThresholdWei });
     const sensor = createWorkerPartitionSensor({ system, tail, db, deadLetters, clock, log, s3: client }, settings);
+    const sensorStartedAt = clock.now();
     sensor.start();
 
     const probes: DependencyProbe[] = [
@@ -87,12 +89,15 @@ export const workerPartitionModule: KindModule = {
     if (payments) probes.push(...payments.probes);
 
     const ready = (): ReadinessCheck[] => {
-      const failing = [...sensor.failures.entries()].filter(([, n]) => n > 0);
-      const polled = sensor.lastBatch.size;
-      const check: ReadinessCheck =
-        failing.length > 0
-          ? { name: "ingress:worker-partition-s3", ready: false, lastProgressAt: null, backlog: failing.length, detail: `S3 polls failing for ${failing.map(([p, n]) => `${p} (${n}×)`).join(", ")}` }
-          : { name: "ingress:worker-partition-s3", ready: true, lastProgressAt: null, backlog: 0, detail: `polling; ${polled} partition(s) have ingested a batch` };
+      const check = s3SensorReadiness({
+        name: "ingress:worker-partition-s3",
+        failures: sensor.failures,
+        lastPollAt: sensor.lastPollAt,
+        startedAt: sensorStartedAt,
+        intervalMs: settings.sensorIntervalMs,
+        ingestedPartitions: sensor.lastBatch.size,
+        now: clock.now(),
+      });
       return [check, ...(payments ? payments.ready() : [])];
     };
 

@@ -151,9 +151,13 @@ withEnv("defect 2 - a failed batch is retried, never skipped, and counted once",
   const k1 = fileKey(TC, "20250227T120000Z");
   await put(s3, buckets.events, k1, [transcodeJob(W1, 400)]);
   let failNext = true;
-  const s = sensor({ failCatchUp: () => (failNext ? ((failNext = false), true) : false) });
+  const clock = new SimulatedClock(Date.parse("2025-03-01T10:20:30Z"));
+  const s = sensor({ failCatchUp: () => (failNext ? ((failNext = false), true) : false), clock });
+  assert.is(s.lastPollAt, null, "no poll finished yet");
   const first = await s.pollOnce();
   assert.equal(first.errors.map((e) => e.partition), ["transcode|us-central"]);
+  assert.is(s.lastPollAt, clock.now(), "a poll that failed has still finished (readiness counts failures apart)");
+  assert.is(s.failures.get("transcode|us-central"), 1);
   const pending = await db.query<{ key: string; state: string }>("SELECT key, state FROM strata_source_cursor");
   assert.equal(pending.rows, [{ key: k1, state: "pending" }]);
   // a newer file arrived meanwhile: the pending one is retried first, alone
