@@ -37,6 +37,7 @@ export const paymentsConfig = defineSection("payments", {
   rpcRetryDelaysMs: delaysField("PAYMENT_RPC_RETRY_DELAYS_MS", { default: [1000, 2000, 4000], description: "Backoff between RPC attempts, ms." }),
   receiptRetryDelaysMs: delaysField("PAYMENT_RECEIPT_RETRY_DELAYS_MS", { default: [2000, 4000, 8000], description: "Backoff between receipt polls, ms." }),
   leaseTtlSeconds: field.positiveInt("PAYMENT_LEASE_TTL_SECONDS", { default: 600, description: "Payment run lease lifetime (renewed at every step), s." }),
+  auditExportIntervalSeconds: field.positiveInt("PAYMENT_AUDIT_EXPORT_INTERVAL_SECONDS", { default: 60, description: "How often the payment audit not yet in S3 is copied there (also after every run), s." }),
 });
 
 export type PaymentsConfigValues = SectionValues<typeof paymentsConfig>;

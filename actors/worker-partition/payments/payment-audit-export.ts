@@ -1,9 +1,9 @@
 /**
  * Durable audit in S3 (seed 003 defect 21: local audit files were lost with the container).
  * Every state change is first written to `payment_audit` in the same transaction as the change;
- * this exporter then copies new rows to S3 as one JSON object each and advances a cursor only
- * after the objects are stored (outbox). Keys are deterministic, so a repeat after a crash
- * overwrites the same objects:
+ * this exporter then copies every row not yet exported to S3 as one JSON object and marks the
+ * row `exported_at` only after its object is stored (outbox, tracked per row: 0302 migration).
+ * Keys are deterministic, so a repeat after a crash overwrites the same objects:
  *   <prefix><node_type>/<region>/<payment id or run-<run id>>/<audit id, 12 digits>-<event>.json
  */
 import { PutObjectCommand } from "@aws-sdk/client-s3";
@@ -41,17 +41,21 @@ export function auditObjectKey(prefix: string, a: Pick<AuditObject, "id" | "part
   return `${prefix}${safe(nodeType)}/${safe(region)}/${owner}/${a.id.padStart(12, "0")}-${safe(a.event)}.json`;
 }
 
-/** Copy the partition's audit rows not yet exported; returns how many were stored. */
+/**
+ * Copy the partition's audit rows not yet in S3; returns how many were stored. Each row is
+ * marked `exported_at` only after its object is stored. Rows are found by that mark, not by an
+ * id cursor: two writers of one partition (a run, an admin resolution) can commit ids out of
+ * order, and a cursor would skip the lower id committed last.
+ */
 export async function exportAudit(db: Db, store: AuditObjectStore, partitionId: string, opts: { prefix?: string; batch?: number } = {}): Promise<number> {
   const prefix = opts.prefix ?? "payments/";
   const batch = opts.batch ?? 500;
   let total = 0;
   for (;;) {
-    const cur = await db.query<{ last_id: string }>(`SELECT last_id::text AS last_id FROM payment_audit_export WHERE partition_id = $1`, [partitionId]);
-    const lastId = cur.rowCount === 0 ? "0" : cur.rows[0].last_id;
     const rows = await db.query<{ id: string; run_id: string | null; payment_id: string | null; event: string; from_status: string | null; to_status: string | null; detail: unknown; at: Date | string }>(
-      `SELECT id::text AS id, run_id, payment_id, event, from_status, to_status, detail, at FROM payment_audit WHERE partition_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
-      [partitionId, lastId, batch],
+      `SELECT id::text AS id, run_id, payment_id, event, from_status, to_status, detail, at FROM payment_audit
+       WHERE partition_id = $1 AND exported_at IS NULL ORDER BY id LIMIT $2`,
+      [partitionId, batch],
     );
     if (rows.rowCount === 0) return total;
     for (const r of rows.rows) {
@@ -62,11 +66,7 @@ export async function exportAudit(db: Db, store: AuditObjectStore, partitionId: 
       };
       await store.put(auditObjectKey(prefix, obj), JSON.stringify(obj, null, 2));
     }
-    const newLast = rows.rows[rows.rows.length - 1].id;
-    await db.query(
-      `INSERT INTO payment_audit_export (partition_id, last_id) VALUES ($1, $2) ON CONFLICT (partition_id) DO UPDATE SET last_id = GREATEST(payment_audit_export.last_id, EXCLUDED.last_id)`,
-      [partitionId, newLast],
-    );
+    await db.query(`UPDATE payment_audit SET exported_at = now() WHERE id = ANY($1::bigint[]) AND exported_at IS NULL`, [rows.rows.map((r) => r.id)]);
     total += rows.rowCount;
   }
 }

@@ -15,7 +15,8 @@
  *           a receipt that never comes leaves the payment open (never failed) and stops the run.
  *   done | stopped (final; stopped carries a reason)
  *
- * Context is plain JSON (wei as decimal strings) so `getPersistedSnapshot()` can be stored.
+ * Context is plain JSON (wei as decimal strings) so `getPersistedSnapshot()` can be stored; a
+ * stored snapshot is resumed under the current settings (`resumeUnderSettings`), never its own.
  */
 import { assign, setup } from "xstate";
 import type { SnapshotFrom } from "xstate";
@@ -327,6 +328,39 @@ export const paymentMachine = setup({
 
 export type PaymentRunSnapshot = SnapshotFrom<typeof paymentMachine>;
 
+/** The phase of a state value (`{ paying: "signing" }` → "signing"). */
+function phaseOfValue(value: unknown): string {
+  return typeof value === "string" ? value : Object.values(value as Record<string, string>)[0];
+}
+
+/**
+ * A saved snapshot made ready to resume under the settings in force NOW. XState restores the
+ * saved context as it was, settings included, so without this a lowered MAX_GAS_PRICE_WEI (or
+ * GAS_LIMIT, threshold, retry delays) would be ignored by a run resumed after a restart.
+ *  - The context's settings become `settings`: every decision from here on uses them.
+ *  - A payment whose fees were decided (`signing`), or whose bytes were signed but never
+ *    recorded in the WAL (`recordingWal` with `currentInWal` false), goes back to `preparing`:
+ *    nothing durable exists for it, so its chain id (checked against the node), fees and gas
+ *    limit are decided again.
+ *  - A payment in the WAL keeps its signed bytes: they may be on the network, and recovery
+ *    re-broadcasts exactly those.
+ * The plan (which workers, how much) was decided at ledger load and is kept; a new threshold
+ * applies from the next ledger load.
+ */
+export function resumeUnderSettings<S extends { value: unknown; context: PaymentRunContext }>(saved: S, settings: PaymentSettings, currentInWal: boolean): S {
+  const context: PaymentRunContext = { ...saved.context, settings };
+  const phase = phaseOfValue(saved.value);
+  if (context.current && (phase === "signing" || (phase === "recordingWal" && !currentInWal))) {
+    return { ...saved, value: { paying: "preparing" }, context: { ...context, current: fresh(context.current) } };
+  }
+  return { ...saved, context };
+}
+
+/** Names of the settings that differ between two settings objects (for the resume log). */
+export function changedSettings(before: PaymentSettings, after: PaymentSettings): string[] {
+  return (Object.keys(after) as (keyof PaymentSettings)[]).filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
+}
+
 /** What the driver must do next for a snapshot: the machine's intents, derived from its state. */
 export type PaymentIntent =
   | { type: "awaitTrigger" }
@@ -343,8 +377,7 @@ export type PaymentIntent =
 
 /** The phase name of a snapshot (`paying.broadcasting` → "broadcasting"). */
 export function phaseOf(snapshot: PaymentRunSnapshot): string {
-  const v = snapshot.value;
-  return typeof v === "string" ? v : Object.values(v as Record<string, string>)[0];
+  return phaseOfValue(snapshot.value);
 }
 
 export function intentOf(snapshot: PaymentRunSnapshot): PaymentIntent {

@@ -4,7 +4,8 @@
  *
  *   1. take the partition's run lease (compare-and-set; busy → nothing happens),
  *   2. reconcile every open WAL entry by hash (payment-recovery.ts),
- *   3. resume the unfinished run from its persisted snapshot, or start a new one with TRIGGER,
+ *   3. resume the unfinished run from its persisted snapshot — under the CURRENT settings
+ *      (resumeUnderSettings: a payment not yet in the WAL is prepared again) — or start a new one,
  *   4. loop: intent of the snapshot → perform → send the result → persist the snapshot,
  *      renewing the lease; waits use the injected clock (durable timers are the runtime's),
  *   5. persist the final state, audit it, release the lease.
@@ -17,13 +18,13 @@ import type { Wallet } from "ethers";
 import type { Logger } from "pino";
 import type { Db } from "../../../db/db.ts";
 import type { Clock } from "../../../supervisors/clock.ts";
-import { intentOf, paymentMachine, phaseOf } from "./payment-machine.ts";
+import { changedSettings, intentOf, paymentMachine, phaseOf, resumeUnderSettings } from "./payment-machine.ts";
 import type { PaymentEvent, PaymentResult, PaymentRunSnapshot, PaymentSettings } from "./payment-machine.ts";
 import { PaymentExecutor } from "./payment-executor.ts";
 import { reconcileOpenPayments } from "./payment-recovery.ts";
 import type { RecoveryOutcome } from "./payment-recovery.ts";
 import type { RpcClient } from "./rpc-client.ts";
-import { acquireLease, appendAudit, findRunningRun, releaseLease, renewLease, saveRun } from "./payment-store.ts";
+import { acquireLease, appendAudit, findRunningRun, getWalEntry, releaseLease, renewLease, saveRun } from "./payment-store.ts";
 import type { SkippedWorker } from "./unpaid.ts";
 
 export interface PaymentRunDeps {
@@ -82,8 +83,21 @@ export async function runPayments(deps: PaymentRunDeps, partitionId: string, opt
     const unfinished = await findRunningRun(db, partitionId);
     const runId = unfinished?.runId ?? freshRunId;
     const trigger = unfinished?.trigger ?? opts.trigger;
-    const actor = unfinished
-      ? createActor(paymentMachine, { snapshot: unfinished.snapshot as PaymentRunSnapshot, input: { runId, partitionId, settings: deps.settings } })
+    let restored: PaymentRunSnapshot | null = null;
+    if (unfinished) {
+      // Resume under the settings in force now, not the ones saved with the snapshot.
+      const saved = unfinished.snapshot as PaymentRunSnapshot;
+      const current = saved.context.current;
+      const currentInWal = current !== null && (await getWalEntry(db, current.paymentId)) !== null;
+      restored = resumeUnderSettings(saved, deps.settings, currentInWal);
+      const changed = changedSettings(saved.context.settings, deps.settings);
+      log.warn(
+        { partition: partitionId, runId, phase: unfinished.phase, resumeAt: phaseOf(restored), changedSettings: changed },
+        changed.length > 0 ? `resuming an unfinished payment run under the current settings (changed: ${changed.join(", ")})` : "resuming an unfinished payment run from its persisted snapshot",
+      );
+    }
+    const actor = restored
+      ? createActor(paymentMachine, { snapshot: restored, input: { runId, partitionId, settings: deps.settings } })
       : createActor(paymentMachine, { input: { runId, partitionId, settings: deps.settings } });
     actor.start();
     const persist = async (): Promise<void> => {
@@ -91,9 +105,7 @@ export async function runPayments(deps: PaymentRunDeps, partitionId: string, opt
       const status = snap.status === "done" ? (phaseOf(snap) === "done" ? "done" : "stopped") : "running";
       await saveRun(db, { runId, partitionId, trigger, status, phase: phaseOf(snap), snapshot: actor.getPersistedSnapshot(), stopReason: snap.context.stopReason });
     };
-    if (unfinished) {
-      log.warn({ partition: partitionId, runId, phase: unfinished.phase }, "resuming an unfinished payment run from its persisted snapshot");
-    } else {
+    if (!unfinished) {
       actor.send({ type: "TRIGGER" });
       await persist();
       await appendAudit(db, { partitionId, runId, event: "run_started", detail: { trigger, owner: deps.owner, leaseVersion: lease.version } });

@@ -3,7 +3,8 @@
  * at or above the threshold gets a payment run (deliberate trigger; ingest never pays).
  * A durable timer, not an XState `after`: the due time lives in `payment_schedule`, a host
  * claims a tick by compare-and-set (each tick runs once across hosts), and ticks missed while
- * no host was running run ONCE on catch-up (missed-tick policy "run once").
+ * no host was running run ONCE on catch-up (missed-tick policy "run once"). A tick whose run
+ * finds the partition busy is retried by the trigger once the lease is free, never dropped.
  */
 import type { Logger } from "pino";
 import type { Db, Queryable } from "../../../db/db.ts";
@@ -52,7 +53,12 @@ export interface PaymentSchedulerDeps {
   /** How often a host looks for due ticks (default: a tenth of the interval, at most a minute). */
   pollMs?: number;
   partitions: readonly string[];
-  /** Start a payment run (runPayments); called once per claimed tick. */
+  /**
+   * Start a payment run (runPayments); called once per claimed tick. The tick is spent once
+   * claimed, whatever the run answers, so a run that finds the partition busy (another run, or a
+   * dead host's lease) must not be dropped by the trigger: the service retries it once the lease
+   * is free (payment-run-retry.ts) rather than waiting a whole interval for the next tick.
+   */
   trigger(partitionId: string): Promise<unknown>;
 }
 
@@ -81,7 +87,11 @@ export class PaymentScheduler {
     return this.running;
   }
 
-  /** Claim and run every due partition (one at a time); returns the partitions triggered. */
+  /**
+   * Claim and run every due partition (one at a time); returns the partitions triggered.
+   * Claiming advances the partition's due time before the run: a busy or failed run does not make
+   * the tick fire again (other hosts would pile up on it); the trigger owns retrying a busy run.
+   */
   async tick(): Promise<string[]> {
     const { db, clock, owner, intervalMs, log } = this.deps;
     const triggered: string[] = [];

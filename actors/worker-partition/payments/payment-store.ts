@@ -242,6 +242,12 @@ export async function releaseLease(q: Queryable, lease: LeaseToken): Promise<voi
   await q.query(`UPDATE payment_run_lease SET expires_at_ms = 0 WHERE partition_id = $1 AND owner = $2 AND version = $3`, [lease.partitionId, lease.owner, lease.version]);
 }
 
+/** When the partition's run lease expires (ms on the hosts' clocks); null when it was never taken. 0 = released. */
+export async function leaseExpiresAt(q: Queryable, partitionId: string): Promise<number | null> {
+  const res = await q.query<{ expires: string }>(`SELECT expires_at_ms::text AS expires FROM payment_run_lease WHERE partition_id = $1`, [partitionId]);
+  return res.rowCount === 0 ? null : Number(res.rows[0].expires);
+}
+
 // ── runs ─────────────────────────────────────────────────────────────────────────────────────
 
 export interface RunRow {

@@ -1,12 +1,18 @@
 /**
  * Payments wired for a host: the payer wallet on a chain the caller chose (ETH_RPC_ENDPOINT, or
  * the host's embedded anvil dev chain — supervisors/kinds/payments.ts decides and says which),
- * the payment schedule over the active partitions, the admin trigger, and the audit copied to S3
- * after every run (and once at start, to catch up on what an earlier host left unexported).
+ * the payment schedule over the active partitions, the admin trigger, and the audit copied to S3.
+ *  - At start, every partition with an open WAL entry gets a run at once (it reconciles first),
+ *    not at the next schedule tick hours later; if a dead host's lease still holds it, the run is
+ *    retried when that lease expires (payment-run-retry.ts).
+ *  - A schedule tick whose run finds the partition busy is retried the same way, never dropped.
+ *  - The audit goes to S3 after every run, once at start, and every
+ *    PAYMENT_AUDIT_EXPORT_INTERVAL_SECONDS, so a resolution made outside any run (admin route,
+ *    `strata payments resolve`) reaches S3 within one interval.
  */
 import type { Logger } from "pino";
 import type { Db } from "../../../db/db.ts";
-import type { Clock } from "../../../supervisors/clock.ts";
+import type { Clock, TimerHandle } from "../../../supervisors/clock.ts";
 import { paymentSettingsFrom } from "./config.ts";
 import type { PaymentsConfigValues } from "./config.ts";
 import { loadPayerWallet } from "./keys.ts";
@@ -14,7 +20,9 @@ import { exportAudit } from "./payment-audit-export.ts";
 import type { AuditObjectStore } from "./payment-audit-export.ts";
 import { runPayments } from "./payment-run.ts";
 import type { PaymentRunReport } from "./payment-run.ts";
+import { PaymentRunRetry } from "./payment-run-retry.ts";
 import { PaymentScheduler, paymentWorkDue } from "./payment-schedule.ts";
+import { OPEN_STATUSES, listWalEntries } from "./payment-store.ts";
 import { createRpcClient } from "./rpc-client.ts";
 
 export interface PaymentsServiceOptions {
@@ -32,11 +40,13 @@ export interface PaymentsServiceOptions {
   partitions: readonly string[];
   /** Where the audit is copied (S3); none = the table only. */
   auditStore?: AuditObjectStore;
-  /** Start the payment schedule (default true). */
+  /** Automatic runs: the payment schedule and the recovery runs at start (default true). */
   schedule?: boolean;
+  /** Longest wait before a busy or failed run is tried again (default 60 s; a dead host's lease is waited out). */
+  retryMaxWaitMs?: number;
 }
 
-export type PaymentTriggerSource = "schedule" | "admin";
+export type PaymentTriggerSource = "schedule" | "admin" | "startup";
 
 export interface PaymentsService {
   readonly payerAddress: string;
@@ -58,15 +68,24 @@ export async function startPaymentsService(opts: PaymentsServiceOptions): Promis
   const rpc = createRpcClient(opts.rpcUrl);
   const deps = { db, rpc, wallet, clock, log, settings, owner: opts.owner, leaseTtlMs: values.leaseTtlSeconds * 1000 };
   const lastRun = new Map<string, string>();
+  const automatic = opts.schedule ?? true;
+  let stopped = false;
 
-  const audit = async (): Promise<number> => {
+  // One export at a time: after a run, on the timer and at start they would only repeat each other's puts.
+  let exportQueue: Promise<unknown> = Promise.resolve();
+  const exportAll = async (): Promise<number> => {
     if (!opts.auditStore) return 0;
     let n = 0;
     for (const p of opts.partitions) n += await exportAudit(db, opts.auditStore, p);
     return n;
   };
+  const audit = (): Promise<number> => {
+    const next = exportQueue.then(exportAll, exportAll);
+    exportQueue = next.catch(() => undefined);
+    return next;
+  };
   const auditLater = (when: string) =>
-    audit().catch((err) => log.warn({ err: (err as Error).message }, `payment audit export to S3 failed ${when}; it is retried after the next run`));
+    audit().catch((err) => log.warn({ err: (err as Error).message }, `payment audit export to S3 failed ${when}; it is retried on the export timer`));
 
   const run = async (partitionId: string, trigger: PaymentTriggerSource): Promise<PaymentRunReport> => {
     try {
@@ -78,16 +97,55 @@ export async function startPaymentsService(opts: PaymentsServiceOptions): Promis
       await auditLater("after a run");
     }
   };
+  const workDue = (partitionId: string) => paymentWorkDue(db, partitionId, settings.thresholdWei);
+  const retries = new PaymentRunRetry({
+    db, clock, log, maxWaitMs: opts.retryMaxWaitMs ?? 60_000,
+    run: (partitionId, trigger) => run(partitionId, trigger as PaymentTriggerSource),
+    stillDue: workDue,
+  });
   const scheduler = new PaymentScheduler({
     db, clock, log, owner: opts.owner, intervalMs: values.paymentSensorIntervalSeconds * 1000, partitions: opts.partitions,
     // The sensor's rule (seed A2.6): a run only when a worker is at or above the threshold, or an
     // open payment is left to reconcile; an idle partition does not fill the audit with empty runs.
+    // A run that finds the partition busy is not lost: it is retried once the lease is free.
     trigger: async (partitionId) => {
-      if (await paymentWorkDue(db, partitionId, settings.thresholdWei)) await run(partitionId, "schedule");
+      if (!(await workDue(partitionId))) return;
+      const report = await run(partitionId, "schedule");
+      if (report.outcome === "busy") retries.retryWhenFree(partitionId, "schedule");
     },
   });
+
+  // Issue 5: "on start, every open WAL entry is reconciled by its hash" — now, not at the next tick.
+  const recoverAtStart = async (): Promise<void> => {
+    for (const partitionId of opts.partitions) {
+      if (stopped) return;
+      let open: number;
+      try {
+        open = (await listWalEntries(db, partitionId, OPEN_STATUSES)).length;
+      } catch (err) {
+        log.error({ partition: partitionId, err: (err as Error).message }, "payments: could not look for open payments at start; the run is retried");
+        retries.retryWhenFree(partitionId, "startup");
+        continue;
+      }
+      if (open === 0) continue;
+      log.warn({ partition: partitionId, open }, "payments: open payments found at start; reconciling them now");
+      await retries.runNow(partitionId, "startup");
+    }
+  };
+
+  let exportTimer: TimerHandle | null = null;
+  let exportTick: Promise<unknown> = Promise.resolve();
+  const armExport = (): void => {
+    if (stopped || !opts.auditStore) return;
+    exportTimer = clock.setTimeout(() => {
+      exportTick = auditLater("on its timer").then(armExport);
+    }, values.auditExportIntervalSeconds * 1000);
+  };
+
   const catchUp = auditLater("at start");
-  if (opts.schedule ?? true) scheduler.start();
+  armExport();
+  if (automatic) scheduler.start();
+  const recovering = automatic ? recoverAtStart() : Promise.resolve();
   log.info({ payer: wallet.address, chainId: settings.chainId, partitions: opts.partitions.length, audit: opts.auditStore ? "s3" : "table only" }, "payments ready");
   return {
     payerAddress: wallet.address,
@@ -97,8 +155,14 @@ export async function startPaymentsService(opts: PaymentsServiceOptions): Promis
     exportAudit: audit,
     lastRuns: () => lastRun,
     async stop() {
+      stopped = true;
+      if (exportTimer) clock.clearTimeout(exportTimer);
+      exportTimer = null;
       await scheduler.stop();
+      await recovering;
+      await retries.stop();
       await catchUp;
+      await exportTick;
     },
   };
 }

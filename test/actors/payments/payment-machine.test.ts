@@ -2,7 +2,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createActor, initialTransition, transition } from "xstate";
-import { decideFees, intentOf, paymentMachine, phaseOf } from "../../../actors/worker-partition/payments/payment-machine.ts";
+import { changedSettings, decideFees, intentOf, paymentMachine, phaseOf, resumeUnderSettings } from "../../../actors/worker-partition/payments/payment-machine.ts";
 import type { PaymentEvent, PaymentRunSnapshot, PaymentSettings } from "../../../actors/worker-partition/payments/payment-machine.ts";
 import { planPayments } from "../../../actors/worker-partition/payments/unpaid.ts";
 
@@ -232,6 +232,61 @@ test("machine - a reverted receipt is recorded and the run moves on", () => {
   const next = run(s, { type: "REVERT_RECORDED" });
   assert.is(phaseOf(next), "preparing");
   assert.is(next.context.results[0].outcome, "reverted");
+});
+
+/** Persist a snapshot as payment-run.ts does (JSON), resume it under `now` settings, restore it as an actor. */
+function resumed(snap: PaymentRunSnapshot, now: PaymentSettings, currentInWal: boolean) {
+  const actor = createActor(paymentMachine, { snapshot: snap, input: { runId: "run1", partitionId: "p", settings } });
+  const persisted = JSON.parse(JSON.stringify(actor.getPersistedSnapshot())) as PaymentRunSnapshot;
+  const restored = createActor(paymentMachine, { snapshot: resumeUnderSettings(persisted, now, currentInWal), input: { runId: "x", partitionId: "x", settings: now } });
+  restored.start();
+  return restored;
+}
+
+test("machine - a resumed snapshot decides under the current settings, not the saved ones", () => {
+  const lowCap = { ...settings, maxGasPriceWei: "1000", gasLimit: "30000", rpcRetryDelaysMs: [5] };
+  assert.equal(changedSettings(settings, lowCap), ["maxGasPriceWei", "gasLimit", "rpcRetryDelaysMs"]);
+  // Saved while preparing: the gas cap guard reads the new cap.
+  const preparing = resumed(twoPayments(), lowCap, false);
+  assert.equal(preparing.getSnapshot().context.settings, lowCap);
+  preparing.send(prepared());
+  assert.is(phaseOf(preparing.getSnapshot()), "stopped");
+  assert.match(preparing.getSnapshot().context.stopReason!, /above MAX_GAS_PRICE_WEI 1000; nothing sent$/);
+  preparing.stop();
+  // Saved while signing (fees decided under the old cap): prepared again, nothing of the old decision kept.
+  const signing = resumed(run(twoPayments(), prepared()), lowCap, false);
+  const s = signing.getSnapshot();
+  assert.is(phaseOf(s), "preparing");
+  assert.equal([s.context.current!.nonce, s.context.current!.maxFeePerGas, s.context.current!.rawTx], [null, null, null]);
+  assert.is(s.context.current!.paymentId, "run1-1", "same payment");
+  signing.send({ type: "RPC_FAILED", reason: "down" });
+  assert.equal(intentOf(signing.getSnapshot()), { type: "wait", delayMs: 5 }, "new retry delays");
+  signing.stop();
+  const okCap = { ...settings, gasLimit: "30000" };
+  const resigned = resumed(run(twoPayments(), prepared()), okCap, false);
+  resigned.send(prepared());
+  assert.equal(intentOf(resigned.getSnapshot()), { type: "sign", payment: resigned.getSnapshot().context.current!, chainId: "31337", gasLimit: "30000" }, "new gas limit");
+  resigned.stop();
+});
+
+test("machine - a resumed payment keeps its signed bytes only once they are in the WAL", () => {
+  const signed = run(twoPayments(), prepared(), { type: "SIGNED", rawTx: "0x02aa", txHash: "0xhash" });
+  const lowCap = { ...settings, maxGasPriceWei: "1000" };
+  const notRecorded = resumed(signed, lowCap, false);
+  assert.is(phaseOf(notRecorded.getSnapshot()), "preparing", "signed but never recorded: decided again");
+  assert.is(notRecorded.getSnapshot().context.current!.rawTx, null);
+  notRecorded.stop();
+  const recorded = resumed(signed, lowCap, true);
+  assert.is(phaseOf(recorded.getSnapshot()), "recordingWal");
+  assert.is(recorded.getSnapshot().context.current!.rawTx, "0x02aa", "the WAL's bytes are kept");
+  recorded.send({ type: "WAL_COMMITTED" });
+  assert.equal(intentOf(recorded.getSnapshot()), { type: "broadcast", payment: recorded.getSnapshot().context.current! });
+  recorded.stop();
+  const broadcasting = resumed(run(signed, { type: "WAL_COMMITTED" }), lowCap, true);
+  assert.is(phaseOf(broadcasting.getSnapshot()), "broadcasting");
+  assert.is(broadcasting.getSnapshot().context.current!.txHash, "0xhash");
+  assert.is(broadcasting.getSnapshot().context.settings.maxGasPriceWei, "1000");
+  broadcasting.stop();
 });
 
 test("machine - a persisted snapshot restores into the same phase with the same signed bytes", () => {

@@ -90,6 +90,61 @@ test("payments - gas above the cap: no send and a clear reason", async () => {
   }
 });
 
+for (const point of [
+  { name: "while preparing", phase: "preparing", event: "LEDGER_LOADED" },
+  { name: "after its fees were decided", phase: "signing", event: "PREPARED" },
+] as const) {
+  test(`payments - a run saved ${point.name} and resumed under a lower MAX_GAS_PRICE_WEI sends nothing`, async () => {
+    const fx = await paymentFixture();
+    try {
+      const a = randomAddress();
+      await fx.earn(a, 2n * ETH / 100n);
+      // host-1 saves the run under the old cap and dies.
+      const halted = await settle(runPayments(fx.deps("host-1"), fx.partition, { trigger: "schedule", haltAt: (p) => p.phase === point.phase && p.when === "after-persist" && p.event.type === point.event }), fx.clock);
+      assert.is(halted.outcome, "halted");
+      // The operator lowers the cap below the chain's gas price; host-2 resumes the saved run.
+      await fx.clock.advance(61_000);
+      const report = await settle(runPayments(fx.deps("host-2", { maxGasPriceWei: "1000" }), fx.partition, { trigger: "admin" }), fx.clock);
+      assert.is(report.outcome, "stopped");
+      if (report.outcome === "busy") throw new Error("unexpected");
+      assert.is(report.resumed, true);
+      assert.match(report.stopReason!, /^gas price \d+ wei \(base fee \d+ \+ priority fee \d+\) is above MAX_GAS_PRICE_WEI 1000; nothing sent$/);
+      assert.equal(report.results.map((r) => [r.ethAddress, r.outcome]), [[a, "not_sent"]]);
+      assert.is(await fx.balance(a), 0n);
+      assert.is(await fx.rpc.nonce(fx.payer.address, "pending"), 0);
+      assert.equal(await listWalEntries(fx.db, fx.partition), []);
+      assert.ok(fx.logLines.some((l) => l.includes("changed: maxGasPriceWei")), "the resume says which settings changed");
+    } finally {
+      await fx.close();
+    }
+  });
+}
+
+test("payments - a resumed run sends a payment already in the WAL with its signed bytes, and decides the next under the new cap", async () => {
+  const fx = await paymentFixture();
+  try {
+    const [a, b] = [randomAddress(), randomAddress()].sort((x, y) => (x.toLowerCase() < y.toLowerCase() ? -1 : 1));
+    await fx.earn(a, 2n * ETH / 100n);
+    await fx.earn(b, 3n * ETH / 100n);
+    const halted = await settle(runPayments(fx.deps("host-1"), fx.partition, { trigger: "schedule", haltAt: (p) => p.phase === "recordingWal" && p.event.type === "WAL_COMMITTED" }), fx.clock);
+    assert.is(halted.outcome, "halted");
+    const [recorded] = await listWalEntries(fx.db, fx.partition);
+    await fx.clock.advance(61_000);
+    const report = await settle(runPayments(fx.deps("host-2", { maxGasPriceWei: "1000" }), fx.partition, { trigger: "admin" }), fx.clock);
+    assert.is(report.outcome, "stopped");
+    if (report.outcome === "busy") throw new Error("unexpected");
+    assert.equal(report.results.map((r) => [r.ethAddress, r.outcome, r.txHash]), [[a, "credited", recorded.txHash], [b, "not_sent", null]]);
+    assert.match(report.stopReason!, /above MAX_GAS_PRICE_WEI 1000; nothing sent$/);
+    assert.is(await fx.balance(a), 2n * ETH / 100n);
+    assert.is(await fx.balance(b), 0n);
+    const wal = await listWalEntries(fx.db, fx.partition);
+    assert.equal(wal.map((w) => [w.paymentId, w.txHash, w.status]), [[recorded.paymentId, recorded.txHash, "credited"]]);
+    assert.is(await fx.rpc.nonce(fx.payer.address, "latest"), 1);
+  } finally {
+    await fx.close();
+  }
+});
+
 test("payments - a nonce taken by another transaction becomes ambiguous and blocks that worker only", async () => {
   const fx = await paymentFixture();
   try {

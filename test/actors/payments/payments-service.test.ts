@@ -2,7 +2,8 @@
  * Payments wired for a host (payments-service.ts, what `strata start` runs): on the embedded
  * anvil dev chain, an admin trigger pays one partition, the schedule pays the other one interval
  * later and starts no run for a partition with nothing due, and every run's audit lands in S3
- * (seed 003 defect 21) without anyone calling the exporter.
+ * (seed 003 defect 21) without anyone calling the exporter — also a resolution made outside any
+ * run, within one PAYMENT_AUDIT_EXPORT_INTERVAL_SECONDS.
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -18,11 +19,12 @@ import { startEmbeddedAnvil } from "../../../supervisors/embedded/anvil.ts";
 import { loadSection } from "../../../config/section.ts";
 import { paymentsConfig } from "../../../actors/worker-partition/payments/config.ts";
 import { s3AuditStore } from "../../../actors/worker-partition/payments/payment-audit-export.ts";
-import { listAudit } from "../../../actors/worker-partition/payments/payment-store.ts";
+import { listAudit, resolvePayment } from "../../../actors/worker-partition/payments/payment-store.ts";
 import { startPaymentsService } from "../../../actors/worker-partition/payments/payments-service.ts";
 import { createRpcClient } from "../../../actors/worker-partition/payments/rpc-client.ts";
 import { createTestDatabase } from "../../support/databases.ts";
 import { startS3rver } from "../../support/s3rver.ts";
+import { DEV_ACCOUNTS } from "../../support/anvil.ts";
 import { randomAddress, settle } from "./support.ts";
 
 async function auditKeys(client: S3Client, partition: string): Promise<string[]> {
@@ -71,7 +73,12 @@ test("payments service - pays on the dev chain by admin trigger and by schedule,
         await new Promise((r) => setTimeout(r, 20));
       }
       assert.is(await rpc.balance(b), 3n * 10n ** 16n);
-      for (let i = 0; i < 100 && (await auditKeys(client, TRANSCODE)).length < (await listAudit(t.db, TRANSCODE)).length; i++) await new Promise((r) => setTimeout(r, 20));
+      // The run may still be between receipt polls (simulated 2/4/8 s waits): keep time moving until it has ended and been copied.
+      const copied = async () => (await listAudit(t.db, TRANSCODE)).some((x) => x.event === "run_done") && (await auditKeys(client, TRANSCODE)).length === (await listAudit(t.db, TRANSCODE)).length;
+      for (let i = 0; i < 200 && !(await copied()); i++) {
+        await clock.advance(1000);
+        await new Promise((r) => setTimeout(r, 20));
+      }
       assert.is((await auditKeys(client, TRANSCODE)).length, (await listAudit(t.db, TRANSCODE)).length, "the scheduled run's audit is in S3");
       assert.is((await listAudit(t.db, IDLE)).length, 0, "a partition under the threshold gets no run from the schedule");
       assert.is(await rpc.balance(under), 0n);
@@ -82,6 +89,52 @@ test("payments service - pays on the dev chain by admin trigger and by schedule,
     await chain.stop();
     await s3.stop();
     await rm(anvilDir, { recursive: true, force: true });
+    await t.drop();
+  }
+});
+
+test("payments service - a resolution made outside any run reaches S3 within one export interval", async () => {
+  const t = await createTestDatabase();
+  const s3 = await startS3rver({ buckets: ["metrics"] });
+  const clock = new SimulatedClock(1_700_000_000_000);
+  const P = "transcode|us-west";
+  try {
+    await migrate(t.db);
+    const client = s3.client();
+    // An ambiguous payment an earlier run left for a person (its audit already in S3: marked exported).
+    await t.db.query(
+      `INSERT INTO payment_wal (payment_id, run_id, partition_id, eth_address, amount_wei, from_address, chain_id, nonce,
+         max_fee_per_gas, max_priority_fee_per_gas, gas_limit, raw_tx, tx_hash, status, note)
+       VALUES ('pmt_x-1', 'pmt_x', $1, $2, 20000000000000000, $3, 31337, 0, 2000000000, 1000000000, 21000, '0x02', '0xabc', 'ambiguous', 'nonce 0 used')`,
+      [P, randomAddress(), DEV_ACCOUNTS[0].address],
+    );
+    const values = loadSection(paymentsConfig, { flags: {}, env: { PAYMENT_AUDIT_EXPORT_INTERVAL_SECONDS: "30" } }).values;
+    // No chain is asked anything: nothing is open or due (the RPC URL is never called).
+    const svc = await startPaymentsService({
+      db: t.db, log: pino({ level: "silent" }), clock, owner: "host-1", values, rpcUrl: "http://127.0.0.1:9", chainId: 31337,
+      payerKey: DEV_ACCOUNTS[0].privateKey, partitions: [P], auditStore: s3AuditStore(client, "metrics"),
+    });
+    try {
+      assert.is(await svc.exportAudit(), 0, "the start-up copy is done and found nothing");
+      // A person resolves it (admin route / `strata payments resolve`): no run follows.
+      assert.ok(await resolvePayment(t.db, "pmt_x-1", "unpaid", "ops@pool", "manual transfer"));
+      assert.equal(await auditKeys(client, P), [], "not copied yet");
+      await clock.advance(30_000);
+      for (let i = 0; i < 200 && (await auditKeys(client, P)).length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      const keys = await auditKeys(client, P);
+      assert.is(keys.length, 1);
+      assert.match(keys[0], /\/pmt_x-1\/\d{12}-resolved\.json$/);
+      assert.is(await svc.exportAudit(), 0, "copied once");
+      // And the timer keeps going.
+      assert.ok(await t.db.query(`INSERT INTO payment_audit (partition_id, event) VALUES ($1, 'note')`, [P]));
+      await clock.advance(30_000);
+      for (let i = 0; i < 200 && (await auditKeys(client, P)).length === 1; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.is((await auditKeys(client, P)).length, 2);
+    } finally {
+      await svc.stop();
+    }
+  } finally {
+    await s3.stop();
     await t.drop();
   }
 });
