@@ -8,7 +8,10 @@
  *   POST /actors/:kind/:id/restart   mutating
  *   POST /actors/:kind/:id/stop      mutating
  * Mutating routes need `Authorization: Bearer <ADMIN_TOKEN>`; with no token the server refuses
- * to bind anything but loopback (AdminBindError). More routes: `opts.routes` or `server.router.add`.
+ * to bind anything but loopback (AdminBindError) and refuses what a web page in a local browser
+ * could send (request-guard.ts: a foreign Host, an Origin, a body that is not application/json).
+ * Every answer goes through `opts.scrub` (the config's secret values). More routes: `opts.routes`
+ * or `server.router.add`.
  */
 import http from "node:http";
 import { Buffer } from "node:buffer";
@@ -16,6 +19,8 @@ import type { AddressInfo } from "node:net";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import { AdminBindError, bearerAuthorized, isLoopbackHost } from "./auth.ts";
+import { refuseByHost, refuseMutating } from "./request-guard.ts";
+import type { AdminGuardPolicy, GuardedRequest, Refusal } from "./request-guard.ts";
 import { Router } from "./router.ts";
 import type { AdminRequest, AdminResponse, HttpMethod, Route } from "./router.ts";
 import type { ActorActionResult, AdminSource } from "./source.ts";
@@ -31,6 +36,8 @@ export interface AdminServerOptions {
   routes?: readonly Route[];
   /** Largest accepted request body, bytes (default 1 MiB). */
   maxBodyBytes?: number;
+  /** Applied to every response body before it is sent (the host's: config secret values → masked). */
+  scrub?: (text: string) => string;
 }
 
 export interface AdminServer {
@@ -111,8 +118,8 @@ async function readBody(req: IncomingMessage, limit: number): Promise<unknown> {
   }
 }
 
-function send(res: ServerResponse, out: AdminResponse, extraHeaders: Record<string, string> = {}): void {
-  const body = out.text ?? toJson(out.json ?? null) + "\n";
+function send(res: ServerResponse, out: AdminResponse, extraHeaders: Readonly<Record<string, string>> = {}, scrub: (text: string) => string = (t) => t): void {
+  const body = scrub(out.text ?? toJson(out.json ?? null) + "\n");
   res.writeHead(out.status, {
     "content-type": out.contentType ?? (out.text !== undefined ? "text/plain; charset=utf-8" : "application/json; charset=utf-8"),
     "cache-control": "no-store",
@@ -128,19 +135,35 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
   for (const r of opts.routes ?? []) router.add(r.method, r.pattern, r.handler, { mutating: r.mutating });
   const limit = opts.maxBodyBytes ?? 1024 * 1024;
   const log = opts.log;
+  const scrub = opts.scrub ?? ((text: string) => text);
+  // The real port is known once listening; requests arrive only after that.
+  let policy: AdminGuardPolicy = { tokenConfigured: token !== undefined, loopbackBound: isLoopbackHost(opts.host), port: opts.port };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const method = (req.method ?? "GET").toUpperCase();
     const url = new URL(req.url ?? "/", "http://admin");
+    const reply = (out: AdminResponse, headers?: Readonly<Record<string, string>>) => send(res, out, headers, scrub);
+    const refuse = (refusal: Refusal) => {
+      log.warn({ method, path: url.pathname, remote: req.socket.remoteAddress, status: refusal.status, reason: refusal.error }, "admin: request refused");
+      reply({ status: refusal.status, json: { error: refusal.error } }, refusal.headers);
+    };
     try {
+      const facts: GuardedRequest = {
+        host: req.headers.host,
+        origin: req.headers.origin,
+        contentType: req.headers["content-type"],
+        tokenGiven: token !== undefined && bearerAuthorized(req.headers.authorization, token),
+      };
+      const byHost = refuseByHost(policy, facts);
+      if (byHost) return refuse(byHost);
       const match = router.match(method, url.pathname);
       if (!match.route) {
-        if (match.allowed.length > 0) return send(res, { status: 405, json: { error: `${method} not allowed on ${url.pathname}` } }, { allow: match.allowed.join(", ") });
-        return send(res, { status: 404, json: { error: `no route ${method} ${url.pathname}` } });
+        if (match.allowed.length > 0) return reply({ status: 405, json: { error: `${method} not allowed on ${url.pathname}` } }, { allow: match.allowed.join(", ") });
+        return reply({ status: 404, json: { error: `no route ${method} ${url.pathname}` } });
       }
-      if (match.route.mutating && token && !bearerAuthorized(req.headers.authorization, token)) {
-        log.warn({ method, path: url.pathname, remote: req.socket.remoteAddress }, "admin: unauthorized mutating request");
-        return send(res, { status: 401, json: { error: "missing or wrong bearer token" } }, { "www-authenticate": 'Bearer realm="strata-admin"' });
+      if (match.route.mutating) {
+        const refusal = refuseMutating(policy, facts);
+        if (refusal) return refuse(refusal);
       }
       const body = method === "POST" || method === "PUT" ? await readBody(req, limit) : undefined;
       const out = await match.route.handler({
@@ -152,15 +175,16 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
         raw: req,
       });
       if (match.route.mutating) log.info({ method, path: url.pathname, status: out.status }, "admin: mutating request");
-      send(res, out);
+      reply(out);
     } catch (err) {
-      if (err instanceof HttpError) return send(res, { status: err.status, json: { error: err.message } });
+      if (err instanceof HttpError) return reply({ status: err.status, json: { error: err.message } });
       log.error({ err, method, path: url.pathname }, "admin: route failed");
-      send(res, { status: 500, json: { error: err instanceof Error ? err.message : String(err) } });
+      reply({ status: 500, json: { error: err instanceof Error ? err.message : String(err) } });
     }
   };
 
   const server = http.createServer((req, res) => {
+    // OPTIONS among them: a CORS preflight is never approved (no Access-Control-Allow-* header).
     if (!METHODS.has((req.method ?? "").toUpperCase())) {
       send(res, { status: 405, json: { error: `method ${req.method} not supported` } });
       return;
@@ -183,8 +207,9 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
   });
   const address = server.address() as AddressInfo;
   const port = address.port;
+  policy = { ...policy, port };
   const hostForUrl = address.family === "IPv6" || opts.host.includes(":") ? `[${opts.host.replace(/^\[|\]$/g, "")}]` : opts.host;
-  log.info({ host: opts.host, port, mutating: token ? "bearer token" : "loopback only" }, "admin endpoint listening");
+  log.info({ host: opts.host, port, mutating: token ? "bearer token" : "loopback only, JSON without Origin" }, "admin endpoint listening");
 
   return {
     host: opts.host,

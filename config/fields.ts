@@ -4,6 +4,9 @@
  *   `STRATA_PARTITIONS: expected a positive integer, got "abc"`.
  * Pure code: nothing here reads the environment (load-config.ts does, from the map it is given).
  */
+import { maskServiceUrl } from "./redact.ts";
+
+export { maskServiceUrl, maskUrlPassword } from "./redact.ts";
 
 export class ConfigError extends Error {
   /** Every problem found, each `KEY: expected …, got "…"`. */
@@ -34,8 +37,10 @@ export interface Field<T> {
   readonly default?: T;
   /** A value that must be given (no default); missing is a ConfigError. */
   readonly required?: boolean;
-  /** Never printed: logs, `describe()` and `strata status` show `[Redacted]`. */
+  /** Never printed: logs, `describe()` and `strata status` show `[Redacted]`; log lines scrub the value. */
   readonly secret?: boolean;
+  /** How a value is shown to people when it differs from its text (a URL field: maskServiceUrl). */
+  shownAs?(value: T): string;
 }
 
 /** Optional field (no default) → T | undefined; field with a default or required → T. */
@@ -146,29 +151,22 @@ export const field = {
     }, opts);
   },
 
-  /** A URL whose scheme is one of `protocols` (e.g. ["postgres:", "postgresql:"]). */
+  /**
+   * A URL whose scheme is one of `protocols` (e.g. ["postgres:", "postgresql:"]). Shown to people
+   * (describe, errors) as maskServiceUrl: its userinfo, path and query may carry a credential.
+   */
   url<const O extends Common<string>>(env: string, protocols: readonly string[], opts: O = {} as O) {
     const expected = `a URL starting with ${protocols.map((p) => p + "//").join(" or ")}`;
-    return make(env, expected, (raw) => {
+    const parse = (raw: string) => {
       let u: URL;
       try {
         u = new URL(raw.trim());
       } catch {
-        return fail(expected, maskUrlPassword(raw));
+        return fail(expected, maskServiceUrl(raw));
       }
-      if (!protocols.includes(u.protocol)) fail(expected, maskUrlPassword(raw));
+      if (!protocols.includes(u.protocol)) fail(expected, maskServiceUrl(raw));
       return raw.trim();
-    }, opts);
+    };
+    return make(env, expected, parse, { shownAs: maskServiceUrl, ...opts });
   },
 };
-
-/**
- * Masks secrets inside any string: `scheme://user:secret@host` → `scheme://user:[Redacted]@host`,
- * and the value of `password=`, `passwd=`, `pwd=` and `…token=` query parameters (any case,
- * after `?`, `&`, `;`, a space or at the start, as in libpq `key=value` strings) → `password=[Redacted]`.
- */
-export function maskUrlPassword(text: string): string {
-  return text
-    .replace(/\b([a-z][a-z0-9+.-]*:\/\/[^\s:/@]*):([^\s@/]+)@/gi, "$1:[Redacted]@")
-    .replace(/(^|[?&;\s])((?:password|passwd|pwd|[a-z0-9_.-]*token)=)[^&;#\s)"']*/gi, "$1$2[Redacted]");
-}

@@ -5,7 +5,10 @@
  */
 import { coreConfig } from "./core.ts";
 import { DOMAIN_SECTIONS } from "./domain-sections.ts";
-import { ConfigError, maskUrlPassword } from "./fields.ts";
+import { ConfigError } from "./fields.ts";
+import type { Field } from "./fields.ts";
+import { maskUrlPassword } from "./redact.ts";
+import type { SecretLiteral } from "./redact.ts";
 import { loadSection } from "./section.ts";
 import type { Inputs, SectionSpec, SectionValues, ValueSource } from "./section.ts";
 
@@ -14,7 +17,7 @@ export type CoreConfig = SectionValues<typeof coreConfig>;
 export interface ConfigEntry {
   section: string;
   key: string;
-  /** Printable value: secrets `[Redacted]`, URL passwords masked, unset `""`. */
+  /** Printable value: secrets `[Redacted]`, URLs as `scheme://host:port` with the rest masked, unset `""`. */
   value: string;
   source: ValueSource;
   description: string;
@@ -29,6 +32,12 @@ export interface StrataConfig extends CoreConfig {
   describe(): ConfigEntry[];
   /** `STRATA_*` keys present in the environment that no section declares (likely typos). */
   readonly unknownKeys: readonly string[];
+  /**
+   * The values log lines and admin answers must never contain, with what to show instead: each
+   * secret field's value (`[Redacted]`; a 0x-hex key also without its `0x`) and each URL field's
+   * value (as `describe()` shows it), for the logger's and the admin server's scrub.
+   */
+  secretLiterals(): SecretLiteral[];
 }
 
 export interface LoadConfigOptions {
@@ -61,6 +70,15 @@ export function secretConfigKeys(extra: readonly SectionSpec[] = []): Set<string
   const keys = new Set<string>();
   for (const s of configSections(extra)) for (const f of Object.values(s.fields)) if (f.secret) keys.add(f.env);
   return keys;
+}
+
+const REDACTED = "[Redacted]";
+
+/** A value as people see it: secrets `[Redacted]`, the field's own form (URLs), else the text with URL passwords masked. */
+function printable(f: Field<unknown>, v: unknown): string {
+  if (f.secret) return REDACTED;
+  if (f.shownAs) return f.shownAs(v);
+  return maskUrlPassword(Array.isArray(v) ? v.join(",") : String(v));
 }
 
 export function loadConfig(env: Readonly<Record<string, string | undefined>>, opts: LoadConfigOptions = {}): StrataConfig {
@@ -98,8 +116,25 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, op
       for (const { spec, values, sources } of loaded.values()) {
         for (const [name, f] of Object.entries(spec.fields)) {
           const v = values[name];
-          const printable = v === undefined ? "" : f.secret ? "[Redacted]" : maskUrlPassword(Array.isArray(v) ? v.join(",") : String(v));
-          out.push({ section: spec.name, key: f.env, value: printable, source: sources[name], description: f.description });
+          out.push({ section: spec.name, key: f.env, value: v === undefined ? "" : printable(f, v), source: sources[name], description: f.description });
+        }
+      }
+      return out;
+    },
+    secretLiterals(): SecretLiteral[] {
+      const out: SecretLiteral[] = [];
+      for (const { spec, values } of loaded.values()) {
+        for (const [name, f] of Object.entries(spec.fields)) {
+          const v = values[name];
+          if (v === undefined || v === null) continue;
+          const text = String(v);
+          if (f.secret) {
+            out.push({ value: text, shownAs: REDACTED });
+            if (/^0x[0-9a-f]{16,}$/i.test(text)) out.push({ value: text.slice(2), shownAs: REDACTED });
+          } else if (f.shownAs) {
+            const shown = printable(f, v);
+            if (shown !== text) out.push({ value: text, shownAs: shown });
+          }
         }
       }
       return out;

@@ -1,5 +1,7 @@
 /** Public surface of the config module: the only reader of the environment. */
-export { ConfigError, FieldParseError, field, maskUrlPassword } from "./fields.ts";
+export { ConfigError, FieldParseError, field } from "./fields.ts";
+export { maskServiceUrl, maskUrlPassword, literalScrubber, MASK, MIN_SCRUBBED_LENGTH } from "./redact.ts";
+export type { SecretLiteral } from "./redact.ts";
 export type { Field, FieldValue } from "./fields.ts";
 export { defineSection, loadSection } from "./section.ts";
 export type { SectionSpec, SectionValues, ValueSource, Fields } from "./section.ts";

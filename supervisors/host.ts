@@ -23,7 +23,7 @@ import process from "node:process";
 import type { Logger } from "pino";
 import type { StrataConfig } from "../config/load-config.ts";
 import { secretConfigKeys } from "../config/load-config.ts";
-import { maskUrlPassword } from "../config/fields.ts";
+import { literalScrubber, maskServiceUrl } from "../config/redact.ts";
 import { embeddedPaths } from "../config/paths.ts";
 import { openDb } from "../db/open-db.ts";
 import type { Db } from "../db/db.ts";
@@ -95,7 +95,7 @@ export async function startHost(config: StrataConfig, opts: HostOptions = {}): P
   if (!(config.adminToken && config.adminToken.trim() !== "") && !isLoopbackHost(config.adminHost)) throw new AdminBindError(config.adminHost);
   const clock = opts.clock ?? systemClock;
   const hostId = `${hostname()}-${process.pid}`;
-  const log = opts.log ?? createLogger({ level: config.logLevel, secretKeys: secretConfigKeys(), bindings: { hostId } });
+  const log = opts.log ?? createLogger({ level: config.logLevel, secretKeys: secretConfigKeys(), secretLiterals: config.secretLiterals(), bindings: { hostId } });
   const metrics: Metrics = createMetrics();
   const paths = embeddedPaths(config.dataDir);
 
@@ -156,7 +156,7 @@ export async function startHost(config: StrataConfig, opts: HostOptions = {}): P
     // Db and migrations.
     if (config.databaseUrl) {
       db = await openDb({ databaseUrl: config.databaseUrl });
-      log.info({ part: "db", url: config.databaseUrl }, `db: postgres at ${maskUrlPassword(config.databaseUrl)}`);
+      log.info({ part: "db", url: maskServiceUrl(config.databaseUrl) }, `db: postgres at ${maskServiceUrl(config.databaseUrl)}`);
     } else {
       db = await openDb({ dataDir: paths.pglite });
       log.info({ part: "db", dataDir: paths.pglite }, `db: embedded pglite in ${paths.pglite}`);
@@ -167,7 +167,7 @@ export async function startHost(config: StrataConfig, opts: HostOptions = {}): P
     // Transport.
     if (config.natsUrl) {
       transport = await connectNatsTransport(config.natsUrl, { name: `strata-${hostId}`, clock });
-      log.info({ part: "transport", url: config.natsUrl }, `transport: nats at ${maskUrlPassword(config.natsUrl)}`);
+      log.info({ part: "transport", url: maskServiceUrl(config.natsUrl) }, `transport: nats at ${maskServiceUrl(config.natsUrl)}`);
     } else {
       transport = createMemoryTransport({ clock, onError: (err, subject) => log.error({ err, subject }, "in-process transport: handler failed") });
       log.info({ part: "transport" }, "transport: embedded in-process transport");
@@ -226,8 +226,8 @@ export async function startHost(config: StrataConfig, opts: HostOptions = {}): P
 
     // Admin, with real probes of every dependency in use.
     const probes: DependencyProbe[] = [
-      dbProbe(db, config.databaseUrl ? `postgres ${maskUrlPassword(config.databaseUrl)}` : `embedded pglite ${paths.pglite}`),
-      config.natsUrl ? transportProbe(transport, "nats", `nats ${maskUrlPassword(config.natsUrl)}`) : transportProbe(transport, "transport", "embedded in-process transport"),
+      dbProbe(db, config.databaseUrl ? `postgres ${maskServiceUrl(config.databaseUrl)}` : `embedded pglite ${paths.pglite}`),
+      config.natsUrl ? transportProbe(transport, "nats", `nats ${maskServiceUrl(config.natsUrl)}`) : transportProbe(transport, "transport", "embedded in-process transport"),
       ...running.flatMap((r) => r.kind.probes ?? []),
     ];
     // A first round of probes before ready: the start log says what answers, and lazily loaded
@@ -248,7 +248,9 @@ export async function startHost(config: StrataConfig, opts: HostOptions = {}): P
         return out;
       },
     });
-    admin = await startAdminServer({ host: config.adminHost, port: config.adminPort, token: config.adminToken, source, log, routes: running.flatMap((r) => r.kind.routes ?? []) });
+    // Answers (/health detail carries library error texts) get the same scrub as log lines.
+    const scrub = literalScrubber(config.secretLiterals());
+    admin = await startAdminServer({ host: config.adminHost, port: config.adminPort, token: config.adminToken, source, log, scrub, routes: running.flatMap((r) => r.kind.routes ?? []) });
     log.info({ part: "admin", url: admin.url, kinds: running.map((r) => r.module.kind) }, `strata host ready: admin at ${admin.url}`);
 
     return {

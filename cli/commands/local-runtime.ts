@@ -9,7 +9,7 @@ import pino from "pino";
 import type { Logger } from "pino";
 import type { StrataConfig } from "../../config/load-config.ts";
 import { embeddedPaths } from "../../config/paths.ts";
-import { maskUrlPassword } from "../../config/fields.ts";
+import { maskServiceUrl } from "../../config/redact.ts";
 import { openDb } from "../../db/open-db.ts";
 import type { Db } from "../../db/db.ts";
 import { migrate } from "../../db/migrate.ts";
@@ -61,7 +61,7 @@ export async function openConfiguredDb(config: StrataConfig, poolSize = 4): Prom
   const db = config.databaseUrl
     ? await openDb({ databaseUrl: config.databaseUrl, poolSize })
     : await openDb({ dataDir: embeddedPaths(config.dataDir).pglite });
-  const label = config.databaseUrl ? maskUrlPassword(config.databaseUrl) : `embedded PGlite at ${embeddedPaths(config.dataDir).pglite}`;
+  const label = config.databaseUrl ? maskServiceUrl(config.databaseUrl) : `embedded PGlite at ${embeddedPaths(config.dataDir).pglite}`;
   try {
     await migrate(db);
   } catch (err) {

@@ -1,7 +1,7 @@
 /** `strata migrate`: apply the numbered SQL migrations (db/migrate.ts) to the configured database. */
 import { loadConfig } from "../../config/load-config.ts";
 import { embeddedPaths } from "../../config/paths.ts";
-import { maskUrlPassword } from "../../config/fields.ts";
+import { maskServiceUrl } from "../../config/redact.ts";
 import { openDb } from "../../db/open-db.ts";
 import { migrate } from "../../db/migrate.ts";
 import { configFlagOptions, configFlags } from "./command.ts";
@@ -16,7 +16,7 @@ export const migrateCommand: Command = {
   async run(args, io) {
     const config = loadConfig(io.env, { flags: configFlags(args.values), sections: KIND_SECTIONS });
     const target = config.databaseUrl
-      ? { databaseUrl: config.databaseUrl, label: maskUrlPassword(config.databaseUrl) }
+      ? { databaseUrl: config.databaseUrl, label: maskServiceUrl(config.databaseUrl) }
       : { dataDir: embeddedPaths(config.dataDir).pglite, label: `embedded PGlite at ${embeddedPaths(config.dataDir).pglite}` };
     const db = await openDb({ ...target, poolSize: 2 });
     try {

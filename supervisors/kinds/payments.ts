@@ -15,7 +15,7 @@
  */
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { ReadinessCheck } from "../../admin/source.ts";
-import { maskUrlPassword } from "../../config/fields.ts";
+import { maskServiceUrl } from "../../config/redact.ts";
 import { ethProbe } from "../dependency-health.ts";
 import type { DependencyProbe } from "../dependency-health.ts";
 import type { HostContext } from "../kind-module.ts";
@@ -48,7 +48,7 @@ export async function startPayments(host: HostContext, partitions: readonly stri
       return null;
     }
     url = config.ethRpcEndpoint;
-    label = maskUrlPassword(url);
+    label = maskServiceUrl(url);
   } else if (config.databaseUrl) {
     log.warn(
       "payments: OFF on this host: ETH_RPC_ENDPOINT is not set and DATABASE_URL is — the embedded dev chain is used only with the embedded database, so a real ledger is never credited with dev-chain transfers (ingest runs)",

@@ -11,7 +11,7 @@
  */
 import { BUNDLED_SAMPLE, importVaultTermFile, startVaultTerm, VAULT_TERM_ACTOR_KINDS, vaultTermConfig } from "../../actors/vault-term/mod.ts";
 import type { ImportSummary } from "../../actors/vault-term/mod.ts";
-import { maskUrlPassword } from "../../config/fields.ts";
+import { maskServiceUrl } from "../../config/redact.ts";
 import { progressCheck } from "../../admin/readiness.ts";
 import type { ReadinessCheck } from "../../admin/source.ts";
 import { redisProbe } from "../dependency-health.ts";
@@ -47,7 +47,7 @@ export const vaultTermModule: KindModule = {
     let sample: { file: string; done: boolean; result: ImportSummary | null; error: string | null; promise: Promise<void> } | null = null;
 
     if (config.redisUrl) {
-      const url = maskUrlPassword(config.redisUrl);
+      const url = maskServiceUrl(config.redisUrl);
       probes.push(redisProbe(config.redisUrl, `redis ${url}`));
       summary = `vault-term: reading Redis streams ${settings.redisStreams.join(",")} at ${url} (group ${settings.consumerGroup})`;
     } else {

@@ -20,7 +20,7 @@ import { cursorSource } from "../../actors/ingress/s3-sensor.ts";
 import { s3SensorReadiness } from "../../actors/ingress/s3-sensor-readiness.ts";
 import { ensureBucket, SAMPLES_DIR, uploadSampleEvents } from "../../actors/ingress/s3-upload-samples.ts";
 import { paymentsConfig } from "../../actors/worker-partition/payments/config.ts";
-import { maskUrlPassword } from "../../config/fields.ts";
+import { maskServiceUrl } from "../../config/redact.ts";
 import type { ReadinessCheck } from "../../admin/source.ts";
 import { s3Probe } from "../dependency-health.ts";
 import type { DependencyProbe } from "../dependency-health.ts";
@@ -44,7 +44,7 @@ export const workerPartitionModule: KindModule = {
     let summary: string;
     let uploaded = 0;
     if (config.s3Endpoint) {
-      summary = `worker-partition: S3 sensor on ${maskUrlPassword(config.s3Endpoint)} bucket ${settings.s3.bucket} every ${settings.sensorIntervalMs / 1000} s`;
+      summary = `worker-partition: S3 sensor on ${maskServiceUrl(config.s3Endpoint)} bucket ${settings.s3.bucket} every ${settings.sensorIntervalMs / 1000} s`;
     } else {
       const s3 = await host.embedded.s3();
       settings = { ...settings, s3: { ...settings.s3, endpoint: s3.endpoint, region: s3.region, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } };
@@ -69,7 +69,7 @@ export const workerPartitionModule: KindModule = {
     sensor.start();
 
     const probes: DependencyProbe[] = [
-      s3Probe(settings.s3 as { endpoint: string; region: string; accessKeyId?: string; secretAccessKey?: string }, config.s3Endpoint ? `s3 ${maskUrlPassword(config.s3Endpoint)}` : `embedded s3rver ${settings.s3.endpoint}`),
+      s3Probe(settings.s3 as { endpoint: string; region: string; accessKeyId?: string; secretAccessKey?: string }, config.s3Endpoint ? `s3 ${maskServiceUrl(config.s3Endpoint)}` : `embedded s3rver ${settings.s3.endpoint}`),
     ];
 
     let payments: RunningPayments | null = null;

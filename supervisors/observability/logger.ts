@@ -1,13 +1,18 @@
 /**
- * pino logger with secrets redacted. Three layers, so a secret cannot slip through one gap:
+ * pino logger with secrets redacted. Four layers, so a secret cannot slip through one gap:
  *   1. pino `redact` paths for every secret key name, at the top level and up to 3 levels deep;
  *   2. a `formatters.log` / `formatters.bindings` pass that walks the whole logged object (any
  *      depth, Errors included) and replaces the value of every secret-named key with `[Redacted]`;
  *   3. every string (log message included, via `hooks.logMethod`) has `user:pass@` in a URL
- *      masked to `user:[Redacted]@`, and `Bearer <token>` masked to `Bearer [Redacted]`.
+ *      masked to `user:[Redacted]@` (a bare `token@` to `[Redacted]@`), and `Bearer <token>`
+ *      masked to `Bearer [Redacted]`;
+ *   4. the finished line (pino `hooks.streamWrite`) has every known secret VALUE replaced, as
+ *      written or JSON-escaped: the config's secret fields and service URLs
+ *      (`secretLiterals`, from config `secretLiterals()`), whatever key or message carries them.
  */
 import pino from "pino";
-import { maskUrlPassword } from "../../config/fields.ts";
+import { literalScrubber, maskUrlPassword } from "../../config/redact.ts";
+import type { SecretLiteral } from "../../config/redact.ts";
 import type { DestinationStream, Level, Logger, LoggerOptions } from "pino";
 
 export type { Logger } from "pino";
@@ -105,6 +110,8 @@ export interface CreateLoggerOptions {
   bindings?: Record<string, unknown>;
   /** More key names to treat as secrets (e.g. from config `secretConfigKeys()`). */
   secretKeys?: Iterable<string>;
+  /** Values scrubbed from every finished line, whatever carries them (config `secretLiterals()`). */
+  secretLiterals?: Iterable<SecretLiteral>;
 }
 
 export function createLogger(opts: CreateLoggerOptions = {}): Logger {
@@ -112,6 +119,8 @@ export function createLogger(opts: CreateLoggerOptions = {}): Logger {
   const extraSet = new Set(extra.map(normal));
   const isSecret = (key: string) => isSecretKey(key) || extraSet.has(normal(key));
   const redact = (v: unknown) => redactValue(v, isSecret);
+  const literals = [...(opts.secretLiterals ?? [])];
+  const scrubLine = literals.length > 0 ? literalScrubber(literals) : undefined;
   const options: LoggerOptions = {
     level: opts.level ?? "info",
     redact: { paths: redactPaths(extra), censor: REDACTED },
@@ -124,6 +133,7 @@ export function createLogger(opts: CreateLoggerOptions = {}): Logger {
         const masked = args.map((a) => (typeof a === "string" ? maskSecretsInText(a) : a));
         return method.apply(this, masked as Parameters<typeof method>);
       },
+      ...(scrubLine ? { streamWrite: scrubLine } : {}),
     },
     // formatters.log has already turned Errors into redacted plain objects; keep them as they are.
     serializers: { err: (e: unknown) => (e instanceof Error ? redact(e) : e) },

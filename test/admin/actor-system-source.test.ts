@@ -42,7 +42,8 @@ function counterKind(table: string, gate: { wait: Promise<void> | null }): Actor
 }
 
 async function json(server: AdminServer, path: string, method = "GET") {
-  const res = await fetch(server.url + path, { method });
+  // As a script or curl calls a tokenless (loopback) server: mutating requests declare JSON.
+  const res = await fetch(server.url + path, { method, headers: method === "GET" ? {} : { "content-type": "application/json" } });
   return { status: res.status, body: (await res.json()) as any };
 }
 

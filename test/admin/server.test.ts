@@ -1,6 +1,7 @@
 /** admin: routes against a real server on a free port, with an AdminSource over real data structures. */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import net from "node:net";
 import { AdminBindError, progressCheck, startAdminServer } from "../../admin/mod.ts";
 import type { ActorActionResult, ActorDetail, AdminServer, AdminSource, DependencyHealth, KindActors } from "../../admin/mod.ts";
 import { createLogger } from "../../supervisors/observability/logger.ts";
@@ -88,6 +89,45 @@ async function get(server: AdminServer, path: string, init: RequestInit = {}) {
   const res = await fetch(server.url + path, init);
   const text = await res.text();
   return { status: res.status, text, json: () => JSON.parse(text), headers: res.headers };
+}
+
+/** The JSON content type a script or curl sends: what the server asks of mutating requests without a token. */
+const JSON_TYPE = { "content-type": "application/json" };
+
+/** The body of a `transfer-encoding: chunked` answer. */
+function dechunk(text: string): string {
+  let out = "";
+  let at = 0;
+  for (;;) {
+    const eol = text.indexOf("\r\n", at);
+    const size = parseInt(text.slice(at, eol), 16);
+    if (!(size > 0)) return out;
+    out += text.slice(eol + 2, eol + 2 + size);
+    at = eol + 2 + size + 2;
+  }
+}
+
+/**
+ * One HTTP/1.1 request written by hand on a socket, so Host and Origin are exactly what a browser
+ * would send (fetch does not let a caller set Host): `Connection: close`, the answer read to the end.
+ */
+function rawRequest(port: number, method: string, path: string, headers: Record<string, string>, body = ""): Promise<{ status: number; headers: string; json: () => any }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: "127.0.0.1", port });
+    let data = "";
+    socket.setEncoding("utf8");
+    socket.on("data", (d) => (data += d));
+    socket.on("error", reject);
+    socket.on("end", () => {
+      const [head, ...rest] = data.split("\r\n\r\n");
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1]);
+      let text = rest.join("\r\n\r\n");
+      if (/\r\ntransfer-encoding: chunked/i.test(head)) text = dechunk(text);
+      resolve({ status, headers: head.toLowerCase(), json: () => JSON.parse(text) });
+    });
+    const lines = [`${method} ${path} HTTP/1.1`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`), `content-length: ${Buffer.byteLength(body)}`, "connection: close", "", body];
+    socket.write(lines.join("\r\n"));
+  });
 }
 
 test("admin - /health lists each dependency and turns 503 when one is down", async () => {
@@ -190,7 +230,7 @@ test("admin - mutating routes need the bearer token when one is configured", asy
 test("admin - without a token mutating routes are served on loopback only", async () => {
   await withServer({}, async (server, host) => {
     host.addActor("network", "torus", {});
-    const r = await get(server, "/actors/network/torus/stop", { method: "POST" });
+    const r = await get(server, "/actors/network/torus/stop", { method: "POST", headers: JSON_TYPE });
     assert.is(r.status, 200);
     assert.equal(host.actions, ["stop network/torus"]);
   });
@@ -228,10 +268,129 @@ test("admin - extra routes plug into the router", async () => {
     routes: [{ method: "POST", pattern: "/runs/:network", mutating: true, handler: (req) => ({ status: 202, json: { network: req.params.network, body: req.body } }) }],
   });
   try {
-    const r = await get(server, "/runs/torus", { method: "POST", body: JSON.stringify({ day: "2025-01-01" }) });
+    const r = await get(server, "/runs/torus", { method: "POST", body: JSON.stringify({ day: "2025-01-01" }), headers: JSON_TYPE });
     assert.is(r.status, 202);
     assert.equal(r.json(), { network: "torus", body: { day: "2025-01-01" } });
     assert.ok((await get(server, "/")).json().routes.includes("POST /runs/:network (token)"));
+  } finally {
+    await server.close();
+  }
+});
+
+// Regression (security review): without ADMIN_TOKEN the loopback server served any request, so a
+// web page in a browser on the same machine could POST a "simple" text/plain request (no CORS
+// preflight) to a mutating route, and read GET routes through DNS rebinding.
+
+test("admin guard - without a token a text/plain or form POST (a browser's simple request) is refused with 415", async () => {
+  await withServer({}, async (server, host) => {
+    host.addActor("network", "torus", {});
+    for (const type of ["text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]) {
+      const r = await rawRequest(server.port, "POST", "/actors/network/torus/stop", { host: `127.0.0.1:${server.port}`, "content-type": type }, '{"x":1}');
+      assert.is(r.status, 415, type);
+      assert.match(r.json().error, "needs content-type: application/json");
+    }
+    const none = await rawRequest(server.port, "POST", "/actors/network/torus/stop", { host: `127.0.0.1:${server.port}` });
+    assert.is(none.status, 415);
+    assert.match(none.json().error, "(got none)");
+    assert.equal(host.actions, []);
+  });
+});
+
+test("admin guard - without a token a mutating request with an Origin header is refused with 403, even as JSON", async () => {
+  await withServer({}, async (server, host) => {
+    host.addActor("network", "torus", {});
+    for (const origin of ["https://evil.example", "null", `http://127.0.0.1:${server.port}`]) {
+      const r = await rawRequest(server.port, "POST", "/actors/network/torus/stop", { host: `127.0.0.1:${server.port}`, origin, ...JSON_TYPE }, "{}");
+      assert.is(r.status, 403, origin);
+      assert.match(r.json().error, "cross-origin request refused");
+    }
+    assert.equal(host.actions, []);
+    // Read routes do not care about Origin (a browser cannot read the answer without CORS headers).
+    assert.is((await rawRequest(server.port, "GET", "/health", { host: `127.0.0.1:${server.port}`, origin: "https://evil.example" })).status, 200);
+  });
+});
+
+test("admin guard - a Host that is not loopback with this port (DNS rebinding) is refused on every route", async () => {
+  await withServer({}, async (server, host) => {
+    host.addActor("network", "torus", {});
+    const port = server.port;
+    for (const h of [`evil.example:${port}`, "evil.example", `127.0.0.1:${port + 1}`, `127.0.0.1.nip.io:${port}`, `10.0.0.5:${port}`]) {
+      const read = await rawRequest(port, "GET", "/actors/network/torus", { host: h });
+      assert.is(read.status, 403, h);
+      assert.match(read.json().error, `Host ${JSON.stringify(h)} is not this loopback admin endpoint`);
+      assert.not.match(JSON.stringify(read.json()), "torus\"", "nothing of the answer leaks");
+      const write = await rawRequest(port, "POST", "/actors/network/torus/stop", { host: h, ...JSON_TYPE }, "{}");
+      assert.is(write.status, 403, h);
+    }
+    // No Host at all: 400 (from node:http itself on Node, from the guard where the runtime lets it through).
+    assert.is((await rawRequest(port, "GET", "/health", {})).status, 400);
+    assert.equal(host.actions, []);
+  });
+});
+
+test("admin guard - a curl-like request (loopback Host, no Origin, JSON) is still served without a token", async () => {
+  await withServer({}, async (server, host) => {
+    host.addActor("network", "torus", {});
+    for (const h of [`127.0.0.1:${server.port}`, `localhost:${server.port}`, `LOCALHOST:${server.port}`, `[::1]:${server.port}`]) {
+      assert.is((await rawRequest(server.port, "GET", "/health", { host: h })).status, 200, h);
+    }
+    const r = await rawRequest(server.port, "POST", "/actors/network/torus/restart", { host: `localhost:${server.port}`, "content-type": "application/json; charset=utf-8", "user-agent": "curl/8.5.0" });
+    assert.is(r.status, 200);
+    // fetch from a script sends no Origin either.
+    assert.is((await get(server, "/actors/network/torus/stop", { method: "POST", headers: JSON_TYPE })).status, 200);
+    assert.equal(host.actions, ["restart network/torus", "stop network/torus"]);
+  });
+});
+
+test("admin guard - a CORS preflight is never approved", async () => {
+  await withServer({}, async (server) => {
+    const r = await rawRequest(server.port, "OPTIONS", "/actors/network/torus/stop", {
+      host: `127.0.0.1:${server.port}`,
+      origin: "https://evil.example",
+      "access-control-request-method": "POST",
+      "access-control-request-headers": "content-type",
+    });
+    assert.is(r.status, 405);
+    assert.not.match(r.headers, "access-control-allow");
+  });
+});
+
+test("admin guard - token mode: the bearer decides mutating routes as before, whatever the Origin or content type", async () => {
+  await withServer({ token: "s3cret-token" }, async (server, host) => {
+    host.addActor("network", "torus", {});
+    const loopback = `127.0.0.1:${server.port}`;
+    const none = await rawRequest(server.port, "POST", "/actors/network/torus/stop", { host: loopback, ...JSON_TYPE }, "{}");
+    assert.is(none.status, 401);
+    assert.match(none.headers, 'www-authenticate: bearer realm="strata-admin"');
+    const withToken = await rawRequest(server.port, "POST", "/actors/network/torus/restart", { host: loopback, authorization: "Bearer s3cret-token", origin: "https://ops.example", "content-type": "text/plain" });
+    assert.is(withToken.status, 200);
+    // Bound to loopback: a foreign Host is refused unless the token comes with it.
+    assert.is((await rawRequest(server.port, "GET", "/health", { host: `evil.example:${server.port}` })).status, 403);
+    assert.is((await rawRequest(server.port, "GET", "/health", { host: `evil.example:${server.port}`, authorization: "Bearer s3cret-token" })).status, 200);
+    assert.equal(host.actions, ["restart network/torus"]);
+  });
+  // Bound beyond loopback (only possible with a token): reached under names it cannot know, so
+  // read routes answer any Host (probes, scrapers) and mutating ones need the token.
+  const host = new TestHost();
+  host.addActor("network", "torus", {});
+  const server = await startAdminServer({ host: "0.0.0.0", port: 0, token: "s3cret-token", source: host, log: silentLog() });
+  try {
+    assert.is((await rawRequest(server.port, "GET", "/health", { host: `strata-0.strata.svc:${server.port}` })).status, 200);
+    assert.is((await rawRequest(server.port, "POST", "/actors/network/torus/stop", { host: `strata-0.strata.svc:${server.port}`, ...JSON_TYPE }, "{}")).status, 401);
+    assert.is((await rawRequest(server.port, "POST", "/actors/network/torus/stop", { host: `strata-0.strata.svc:${server.port}`, authorization: "Bearer s3cret-token" })).status, 200);
+  } finally {
+    await server.close();
+  }
+});
+
+test("admin - every answer goes through the scrub (a secret in a /health detail is masked)", async () => {
+  const host = new TestHost();
+  host.deps.set("eth-rpc", { name: "eth-rpc", ok: false, detail: "eth-rpc https://rpc.example/v2/SECRETKEY123: fetch failed" });
+  const server = await startAdminServer({ host: "127.0.0.1", port: 0, source: host, log: silentLog(), scrub: (t) => t.split("https://rpc.example/v2/SECRETKEY123").join("https://rpc.example/***") });
+  try {
+    const r = await get(server, "/health");
+    assert.not.match(r.text, "SECRETKEY123");
+    assert.is(r.json().dependencies[2].detail, "eth-rpc https://rpc.example/***: fetch failed");
   } finally {
     await server.close();
   }

@@ -13,6 +13,7 @@ import { startAdminServer } from "../../admin/server.ts";
 import type { AdminSource } from "../../admin/source.ts";
 import { createLogger } from "../../supervisors/observability/logger.ts";
 import { freePort } from "../support/services.ts";
+import { maskServiceUrl } from "../../config/redact.ts";
 
 const repoRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), "../..");
 const deno = (globalThis as { Deno?: { execPath(): string } }).Deno;
@@ -41,12 +42,12 @@ test("strata migrate - applies every migration to a fresh PostgreSQL database, t
   try {
     const first = await strata(["migrate"], { DATABASE_URL: fresh.url });
     assert.is(first.code, 0, first.stderr);
-    assert.is(first.stdout.trim(), `${fresh.url}: applied ${files.length} migrations: ${files.join(", ")}`);
+    assert.is(first.stdout.trim(), `${maskServiceUrl(fresh.url)}: applied ${files.length} migrations: ${files.join(", ")}`);
     const rows = await fresh.db.query<{ name: string }>("SELECT name FROM strata_migrations ORDER BY version");
     assert.equal(rows.rows.map((r) => r.name), files);
     const second = await strata(["migrate", "--database-url", fresh.url]);
     assert.is(second.code, 0, second.stderr);
-    assert.is(second.stdout.trim(), `${fresh.url}: up to date, no migration to apply`);
+    assert.is(second.stdout.trim(), `${maskServiceUrl(fresh.url)}: up to date, no migration to apply`);
   } finally {
     await fresh.drop();
   }
@@ -131,7 +132,7 @@ test("strata config - prints values with their source, secrets redacted, flags o
   assert.match(res.stdout, /^  ADMIN_PORT +9100 +flag$/m);
   assert.match(res.stdout, /^  STRATA_PARTITIONS +16 +default$/m);
   assert.match(res.stdout, /^  ADMIN_TOKEN +\[Redacted\] +env$/m);
-  assert.match(res.stdout, /^  DATABASE_URL +postgres:\/\/a:\[Redacted\]@h\/db +env$/m);
+  assert.match(res.stdout, /^  DATABASE_URL +postgres:\/\/\*\*\*@h\/db +env$/m);
   assert.match(res.stdout, /^\[payments\]$/m);
   assert.not.match(res.stdout + res.stderr, "tok-secret-5");
   assert.not.match(res.stdout + res.stderr, "pw-9");

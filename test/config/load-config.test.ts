@@ -85,7 +85,39 @@ test("config - secrets and URL passwords never appear in describe()", () => {
   assert.not.match(text, "tok-123456");
   assert.not.match(text, "pw-secret");
   assert.not.match(text, "0xabcdef");
-  assert.match(text, "postgres://app:[Redacted]@db:5432/strata");
+  assert.match(text, '"postgres://***@db:5432/strata"');
+});
+
+test("config - regression: URL keys in a path, a query or a bare-token userinfo are masked in describe() and errors", () => {
+  const c = loadConfig({
+    ETH_RPC_ENDPOINT: "https://rpc.example/v2/SECRETKEY123",
+    NATS_URL: "nats://TOKEN123@127.0.0.1:4222",
+    S3_ENDPOINT: "https://s3.example/?apikey=S3KEY4567",
+  });
+  assert.is(c.ethRpcEndpoint, "https://rpc.example/v2/SECRETKEY123", "the value itself is intact");
+  const byKey = new Map(c.describe().map((e) => [e.key, e.value]));
+  assert.is(byKey.get("ETH_RPC_ENDPOINT"), "https://rpc.example/***");
+  assert.is(byKey.get("NATS_URL"), "nats://***@127.0.0.1:4222");
+  assert.is(byKey.get("S3_ENDPOINT"), "https://s3.example?***");
+  assert.not.match(JSON.stringify(c.describe()), /SECRETKEY123|TOKEN123|S3KEY4567/);
+  try {
+    loadConfig({ ETH_RPC_ENDPOINT: "ftp://rpc.example/v2/SECRETKEY123" });
+    assert.unreachable("should throw");
+  } catch (err) {
+    assert.is((err as Error).message, 'ETH_RPC_ENDPOINT: expected a URL starting with http:// or https:// or ws:// or wss://, got "ftp://rpc.example/***"');
+  }
+});
+
+test("config - secretLiterals: secret values (0x keys also bare) and URL values with their masked form", () => {
+  const key = "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318";
+  const c = loadConfig({ ADMIN_TOKEN: "tok-123456", ETH_PRIVATE_KEY: key, ETH_RPC_ENDPOINT: "https://rpc.example/v2/SECRETKEY123", NATS_URL: "nats://127.0.0.1:4222" });
+  const literals = c.secretLiterals();
+  assert.ok(literals.some((l) => l.value === "tok-123456" && l.shownAs === "[Redacted]"));
+  assert.ok(literals.some((l) => l.value === key && l.shownAs === "[Redacted]"));
+  assert.ok(literals.some((l) => l.value === key.slice(2) && l.shownAs === "[Redacted]"));
+  assert.ok(literals.some((l) => l.value === "https://rpc.example/v2/SECRETKEY123" && l.shownAs === "https://rpc.example/***"));
+  assert.not.ok(literals.some((l) => l.value === "nats://127.0.0.1:4222"), "a URL shown as it is needs no scrub");
+  assert.not.ok(literals.some((l) => l.value === "16" || l.value === "./data"), "plain values are not scrubbed");
 });
 
 test("config - domain sections parse seed keys: lists, wei as bigint, commission as exact basis points", () => {

@@ -1,4 +1,4 @@
-/** config/fields.ts maskUrlPassword: secrets in URLs (userinfo and query parameters) never reach a log line. */
+/** config/redact.ts maskUrlPassword (re-exported by config/fields.ts): secrets in URLs (userinfo and query parameters) never reach a log line. */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { maskUrlPassword } from "../../config/fields.ts";

@@ -10,6 +10,7 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../config/load-config.ts";
+import { maskServiceUrl } from "../../config/redact.ts";
 import { AdminBindError } from "../../admin/auth.ts";
 import { KIND_SECTIONS } from "../../cli/commands/kind-sections.ts";
 import { startHost } from "../../supervisors/host.ts";
@@ -112,7 +113,7 @@ test("host - embedded mode: every dependency healthy, kinds listed, ready answer
     const listed = await getJson(`${host.adminUrl}/payments`);
     assert.is(listed.status, 200, JSON.stringify(listed.body));
     assert.is((listed.body.partitions as unknown[]).length, 5);
-    const triggered = await fetch(`${host.adminUrl}/payments/${encodeURIComponent("ai|us-central")}/trigger`, { method: "POST" });
+    const triggered = await fetch(`${host.adminUrl}/payments/${encodeURIComponent("ai|us-central")}/trigger`, { method: "POST", headers: { "content-type": "application/json" } });
     const report = (await triggered.json()) as { outcome?: string };
     assert.ok(triggered.status === 200 || triggered.status === 409, `trigger answered ${triggered.status}: ${JSON.stringify(report)}`);
     assert.ok(["done", "busy", "stopped", "halted"].includes(String(report.outcome)), JSON.stringify(report));
@@ -193,7 +194,7 @@ test("host - services mode: postgres, nats and redis in use, the Redis reader in
     assert.ok(off, "payments off is announced");
     assert.is(off!.level, 40, "as a warning");
     assert.not.ok(lines.some((l) => l.msg.startsWith("eth: DEV CHAIN")), "no dev chain beside a real database");
-    assert.ok(lines.some((l) => l.msg === `db: postgres at ${database.url}`));
+    assert.ok(lines.some((l) => l.msg === `db: postgres at ${maskServiceUrl(database.url)}`));
     assert.ok(lines.some((l) => l.msg === `transport: nats at ${nats.url}`));
     assert.ok(lines.some((l) => l.msg.startsWith(`vault-term: reading Redis streams ${stream} at ${testEnv.redisUrl}`)));
     const ready = await getJson(`${host.adminUrl}/ready`);

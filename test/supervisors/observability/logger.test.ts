@@ -100,6 +100,39 @@ test("logger - secret-looking key names are redacted by fragment, ordinary ones 
   assert.is(line.tokenAddress, "0xabc");
 });
 
+test("logger - regression: known secret values are scrubbed from the finished line, whatever key, message, binding or format carries them", () => {
+  const rpc = "https://rpc.example/v2/SECRETKEY123";
+  const out = collector();
+  const log = createLogger({
+    destination: out.stream,
+    bindings: { endpoint: rpc },
+    secretLiterals: [
+      { value: rpc, shownAs: "https://rpc.example/***" },
+      { value: "nats://TOKEN123@127.0.0.1:4222", shownAs: "nats://***@127.0.0.1:4222" },
+      { value: 'ks"pass\\word', shownAs: REDACTED },
+    ],
+  });
+  log.info({ rpcUrl: rpc, detail: { nested: [`POST ${rpc} failed`] } }, `payments on ${rpc}`);
+  log.warn("transport %s down (%j)", "nats://TOKEN123@127.0.0.1:4222", { server: "nats://TOKEN123@127.0.0.1:4222" });
+  log.child({ pw: 'ks"pass\\word' }).error({ err: new Error(`unlock failed for ks"pass\\word at ${rpc}`) }, "keystore");
+  const text = out.lines.join("\n");
+  assert.not.match(text, "SECRETKEY123");
+  assert.not.match(text, "TOKEN123");
+  assert.not.match(text, "pass\\\\word");
+  const [first, second, third] = out.parsed();
+  assert.is(first.msg, "payments on https://rpc.example/***");
+  assert.is(first.rpcUrl, "https://rpc.example/***");
+  assert.is(first.endpoint, "https://rpc.example/***");
+  assert.equal(first.detail, { nested: ["POST https://rpc.example/*** failed"] });
+  // The string argument is masked by the text pass; the %j object only by the line scrub.
+  assert.is(second.msg, `transport nats://${REDACTED}@127.0.0.1:4222 down ({"server":"nats://***@127.0.0.1:4222"})`);
+  assert.is((third.err as { message: string }).message, `unlock failed for ${REDACTED} at https://rpc.example/***`);
+  // Without the literals, the same line shows the URL: the scrub is what hides it.
+  const plain = collector();
+  createLogger({ destination: plain.stream }).info({ rpcUrl: rpc }, "x");
+  assert.is(plain.parsed()[0].rpcUrl, rpc);
+});
+
 test("logger - redactValue handles cycles without throwing", () => {
   const a: Record<string, unknown> = { name: "a" };
   a.self = a;
