@@ -31,6 +31,7 @@ import {
 } from "./transport.ts";
 import { DEFAULT_MAX_PAYLOAD, payloadSize } from "./memory-transport.ts";
 import { assertValidPattern, assertValidQueue } from "./subject-match.ts";
+import { natsConnectTarget } from "./nats-credentials.ts";
 import { systemClock, type Clock, type TimerHandle } from "../clock.ts";
 import type { Logger } from "pino";
 import { defaultTransportLogger } from "./transport-logger.ts";
@@ -60,7 +61,7 @@ export async function connectNatsTransport(url: string, opts: NatsTransportOptio
   if (opts.maxPayload !== undefined && (!Number.isInteger(opts.maxPayload) || opts.maxPayload <= 0)) {
     throw new TypeError(`maxPayload must be a positive integer, got ${opts.maxPayload}`);
   }
-  const nc = await connect({ servers: url, name: opts.name, maxReconnectAttempts: opts.maxReconnectAttempts ?? -1 });
+  const nc = await connect({ ...natsConnectTarget(url), name: opts.name, maxReconnectAttempts: opts.maxReconnectAttempts ?? -1 });
   return new NatsTransportImpl(nc, opts);
 }
 

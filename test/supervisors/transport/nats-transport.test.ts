@@ -192,4 +192,29 @@ test("nats transport - close resolves promptly when the server is already gone",
   assert.ok(t.connection.isClosed());
 });
 
+test("nats transport - credentials in NATS_URL are used: a token server and a user/password server accept them", async () => {
+  for (const [config, userinfo] of [
+    ['authorization { token: "s3cr3t-t0ken" }', "s3cr3t-t0ken@"],
+    ['authorization { user: "strata", password: "p@ss word" }', "strata:p%40ss%20word@"],
+  ] as const) {
+    const auth = await startNatsServer({ config });
+    try {
+      const url = auth.url.replace("nats://", `nats://${userinfo}`);
+      const t = await connectNatsTransport(url, { maxReconnectAttempts: 0 });
+      try {
+        const got = new Promise<string>((resolve) => t.subscribe("auth.check", (m) => resolve(text(m))));
+        await t.connection.flush();
+        t.publish("auth.check", bytes("in"));
+        assert.is(await got, "in");
+      } finally {
+        await t.close();
+      }
+      const refused = await rejection(connectNatsTransport(auth.url, { maxReconnectAttempts: 0 }));
+      assert.match(String((refused as Error).message ?? refused), /auth/i, "without the credentials the server refuses");
+    } finally {
+      await auth.stop();
+    }
+  }
+});
+
 test.run();
