@@ -19,7 +19,10 @@ export const coreConfig = defineSection("core", {
   redisUrl: field.url("REDIS_URL", ["redis:", "rediss:"], { description: "Redis with the rindexer streams (vault-term ingress); unset = embedded sample events." }),
   s3Endpoint: field.url("S3_ENDPOINT", ["http:", "https:"], { description: "S3-compatible endpoint (worker-partition ingress); unset = local s3rver." }),
   clickhouseUrl: field.url("CLICKHOUSE_URL", ["http:", "https:"], { description: "ClickHouse HTTP endpoint for the network kind (not built yet)." }),
-  ethRpcEndpoint: field.url("ETH_RPC_ENDPOINT", ["http:", "https:", "ws:", "wss:"], { description: "Ethereum RPC for payments; unset = local anvil dev chain." }),
+  // HTTP(S) only: the RPC client speaks JSON-RPC over fetch; a ws:// endpoint could never pay.
+  ethRpcEndpoint: field.url("ETH_RPC_ENDPOINT", ["http:", "https:"], {
+    description: "Ethereum RPC for payments (HTTP JSON-RPC); unset = local anvil dev chain with the embedded database, payments off with a DATABASE_URL.",
+  }),
   partitions: field.positiveInt("STRATA_PARTITIONS", { default: 16, description: "Number of partitions P entity ids hash into (same on every host)." }),
   kinds: field.list("STRATA_KINDS", { default: BUILT_KINDS, values: ALL_KINDS, description: "Entity kinds this host runs." }),
   adminHost: field.string("ADMIN_HOST", { default: "127.0.0.1", description: "Admin HTTP bind address; a non-loopback address needs ADMIN_TOKEN." }),

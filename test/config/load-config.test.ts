@@ -68,6 +68,16 @@ test("config - every bad key is reported at once", () => {
   }
 });
 
+test("config - ETH_RPC_ENDPOINT is HTTP(S) only: the RPC client cannot speak ws://", () => {
+  try {
+    loadConfig({ ETH_RPC_ENDPOINT: "wss://rpc.example:8546" });
+    assert.unreachable("should throw");
+  } catch (err) {
+    assert.equal((err as ConfigError).problems, ['ETH_RPC_ENDPOINT: expected a URL starting with http:// or https://, got "wss://rpc.example:8546"']);
+  }
+  assert.is(loadConfig({ ETH_RPC_ENDPOINT: "https://rpc.example" }).ethRpcEndpoint, "https://rpc.example");
+});
+
 test("config - a bad URL error masks the password it contains", () => {
   try {
     loadConfig({ REDIS_URL: "http://u:hunter2@host:6379" });
@@ -104,7 +114,7 @@ test("config - regression: URL keys in a path, a query or a bare-token userinfo 
     loadConfig({ ETH_RPC_ENDPOINT: "ftp://rpc.example/v2/SECRETKEY123" });
     assert.unreachable("should throw");
   } catch (err) {
-    assert.is((err as Error).message, 'ETH_RPC_ENDPOINT: expected a URL starting with http:// or https:// or ws:// or wss://, got "ftp://rpc.example/***"');
+    assert.is((err as Error).message, 'ETH_RPC_ENDPOINT: expected a URL starting with http:// or https://, got "ftp://rpc.example/***"');
   }
 });
 
