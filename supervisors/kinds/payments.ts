@@ -22,7 +22,7 @@ import type { HostContext } from "../kind-module.ts";
 import { paymentsConfig } from "../../actors/worker-partition/payments/config.ts";
 import type { PaymentRunReport } from "../../actors/worker-partition/payments/payment-run.ts";
 import { s3AuditStore } from "../../actors/worker-partition/payments/payment-audit-export.ts";
-import { startPaymentsService } from "../../actors/worker-partition/payments/payments-service.ts";
+import { FAILED_PREFIX, startPaymentsService } from "../../actors/worker-partition/payments/payments-service.ts";
 
 export interface RunningPayments {
   readonly summary: string;
@@ -73,9 +73,13 @@ export async function startPayments(host: HostContext, partitions: readonly stri
     summary,
     trigger: (partitionId) => service.trigger(partitionId, "admin"),
     probes: [ethProbe(url, label, chainId)],
+    // Not ready while a partition's last run failed (threw: the node or the database did not
+    // answer); a run that ended, even stopped with a reason (gas above the cap), is progress.
     ready: () => {
-      const runs = service.lastRuns();
-      return [{ name: "ingress:payments-schedule", ready: true, lastProgressAt: null, backlog: 0, detail: runs.size === 0 ? "scheduled, no run yet" : [...runs].map(([p, o]) => `${p}: ${o}`).join(", ") }];
+      const runs = [...service.lastRuns()];
+      const failed = runs.filter(([, o]) => o.startsWith(FAILED_PREFIX));
+      const detail = runs.length === 0 ? "scheduled, no run yet" : runs.map(([p, o]) => `${p}: ${o}`).join(", ");
+      return [{ name: "ingress:payments-schedule", ready: failed.length === 0, lastProgressAt: null, backlog: failed.length, detail }];
     },
     stop: () => service.stop(),
   };

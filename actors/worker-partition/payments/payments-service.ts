@@ -56,10 +56,13 @@ export interface PaymentsService {
   trigger(partitionId: string, trigger?: PaymentTriggerSource): Promise<PaymentRunReport>;
   /** Copy every partition's audit rows not yet in S3; returns how many were stored. */
   exportAudit(): Promise<number>;
-  /** The outcome of the last run per partition on this host. */
+  /** The outcome of the last run per partition on this host (`failed: <reason>` when it threw). */
   lastRuns(): ReadonlyMap<string, string>;
   stop(): Promise<void>;
 }
+
+/** How `lastRuns()` marks a run that threw (an RPC or database failure) rather than ending. */
+export const FAILED_PREFIX = "failed: ";
 
 export async function startPaymentsService(opts: PaymentsServiceOptions): Promise<PaymentsService> {
   const { db, log, clock, values } = opts;
@@ -93,6 +96,9 @@ export async function startPaymentsService(opts: PaymentsServiceOptions): Promis
       lastRun.set(partitionId, report.outcome);
       log.info({ partition: partitionId, outcome: report.outcome, trigger }, `payments: ${trigger} run finished`);
       return report;
+    } catch (err) {
+      lastRun.set(partitionId, `${FAILED_PREFIX}${(err as Error).message}`);
+      throw err;
     } finally {
       await auditLater("after a run");
     }

@@ -20,7 +20,8 @@ import { loadSection } from "../../../config/section.ts";
 import { paymentsConfig } from "../../../actors/worker-partition/payments/config.ts";
 import { s3AuditStore } from "../../../actors/worker-partition/payments/payment-audit-export.ts";
 import { listAudit, resolvePayment } from "../../../actors/worker-partition/payments/payment-store.ts";
-import { startPaymentsService } from "../../../actors/worker-partition/payments/payments-service.ts";
+import { FAILED_PREFIX, startPaymentsService } from "../../../actors/worker-partition/payments/payments-service.ts";
+import { freePort } from "../../../supervisors/embedded/free-port.ts";
 import { createRpcClient } from "../../../actors/worker-partition/payments/rpc-client.ts";
 import { createTestDatabase } from "../../support/databases.ts";
 import { startS3rver } from "../../support/s3rver.ts";
@@ -135,6 +136,38 @@ test("payments service - a resolution made outside any run reaches S3 within one
     }
   } finally {
     await s3.stop();
+    await t.drop();
+  }
+});
+
+test("payments service - a run that throws (its database failed) is marked failed in lastRuns until a later run ends", async () => {
+  const t = await createTestDatabase();
+  const clock = new SimulatedClock(1_700_000_000_000);
+  const P = "ai|us-west";
+  try {
+    await migrate(t.db);
+    await t.db.query(`INSERT INTO worker_fee_ledger (partition_id, eth_address, earned_wei) VALUES ($1, $2, '20000000000000000')`, [P, randomAddress()]);
+    const values = loadSection(paymentsConfig, { flags: {}, env: { PAYMENT_RPC_RETRY_DELAYS_MS: "10,10" } }).values;
+    // No node answers at this port: a run that gets that far stops with a reason (an end, not a failure).
+    const svc = await startPaymentsService({
+      db: t.db, log: pino({ level: "silent" }), clock, owner: "host-1", values, rpcUrl: `http://127.0.0.1:${await freePort()}`, chainId: 31337,
+      payerKey: DEV_ACCOUNTS[0].privateKey, partitions: [P], schedule: false,
+    });
+    try {
+      // A real fault: the table the run persists its machine in is gone.
+      await t.db.query("ALTER TABLE payment_runs RENAME TO payment_runs_away");
+      const err = await settle(svc.trigger(P), clock).then(() => null, (e: Error) => e);
+      assert.ok(err, "the run threw");
+      assert.ok(svc.lastRuns().get(P)!.startsWith(FAILED_PREFIX), svc.lastRuns().get(P));
+      assert.match(svc.lastRuns().get(P)!, "payment_runs");
+      await t.db.query("ALTER TABLE payment_runs_away RENAME TO payment_runs");
+      const report = await settle(svc.trigger(P), clock);
+      assert.is(report.outcome, "stopped", JSON.stringify(report));
+      assert.is(svc.lastRuns().get(P), "stopped");
+    } finally {
+      await svc.stop();
+    }
+  } finally {
     await t.drop();
   }
 });
