@@ -6,21 +6,23 @@
  * rest of the file and of the batch commits (DESIGN rule 6).
  * Ingest never pays (seed 003 #1): it touches the journal, dead letters and the actor only.
  *
- * Pipelined: files arrive in order (an array, or an async iterable that fetches ahead), and are
- * journaled in transactions of about COMMIT_EVENTS events, each holding whole files (a file's
- * events and its dead letters commit together). While one transaction runs, the next files are
- * parsed; after each commit `notify` (when given) pokes the actor, which applies that part while
- * the rest is appended. The caller confirms its source cursor only after `catchUp` resolves, so
- * a batch that fails half way is retried whole, and the journal's dedupe by event ID makes the
- * retry count every event once (dead letters of a retried batch are recorded again).
+ * Pipelined: files arrive in order (an array, or an async iterable that fetches ahead), are
+ * prepared — parsed, validated, their events serialised for the journal — a few files ahead by
+ * the parser (a worker thread when wired by wire.ts, else in this thread: prepared-event-file.ts),
+ * and are journaled in file order in transactions of about COMMIT_EVENTS events, each holding
+ * whole files (a file's events and its dead letters commit together). While one transaction
+ * runs, the next files are prepared; after each commit `notify` (when given) pokes the actor,
+ * which applies that part while the rest is appended. The caller confirms its source cursor
+ * only after `catchUp` resolves, so a batch that fails half way is retried whole, and the
+ * journal's dedupe by event ID makes the retry count every event once (dead letters of a
+ * retried batch are recorded again).
  */
 import type { Db } from "../../db/db.ts";
 import type { DeadLetter, DeadLetterSink } from "../../supervisors/actor-kind.ts";
-import { InputError, errorMessage } from "../../protocols/errors.ts";
 import { recordNewDeadLetters, transactionWithDeadLetters } from "../../db/dead-letter-store.ts";
-import { parseEventFile } from "./event-file.ts";
 import type { WorkerEvent } from "./events.ts";
-import { WORKER_PARTITION_KIND, journalPreparedCounted, prepareWorkerEvents, type PreparedEvents } from "./journal.ts";
+import { WORKER_PARTITION_KIND, journalPreparedCounted, prepareJournalPieces, type JournalPiece, type PreparedEvents } from "./journal.ts";
+import { inThreadParser, preparedEvents, type EventFileParser, type PreparedEventFile } from "./prepared-event-file.ts";
 import { requirePartition } from "./partitions.ts";
 import type { JournalTail } from "./journal-tail.ts";
 
@@ -31,6 +33,12 @@ import type { JournalTail } from "./journal-tail.ts";
 const APPEND_CHUNK = 20_000;
 /** Events per journal transaction (rounded up to whole files). */
 const COMMIT_EVENTS = 20_000;
+/**
+ * Files taken from the input and being prepared (parsed, validated, serialised) ahead of the one
+ * ingest adds next: with a parse worker thread, it works on them while this thread sends the
+ * previous transaction's statements.
+ */
+const PREPARE_AHEAD = 8;
 
 export interface EventFile {
   /** Where it came from, e.g. `s3:open-pool-events/us-central/ai/us-central-ai-….json`. */
@@ -52,6 +60,11 @@ export interface IngestDeps {
   notify?(partitionId: string): void;
   /** The partition actors' in-memory journal tail (journal-tail.ts), filled after each commit; optional. */
   tail?: JournalTail;
+  /**
+   * Prepares each file (parse, validation, the journal's JSON): in this thread when not given;
+   * wire.ts gives a parse worker thread (parse-worker-thread.ts).
+   */
+  parser?: EventFileParser;
 }
 
 export interface IngestReport {
@@ -63,42 +76,29 @@ export interface IngestReport {
   deadLetters: number;
 }
 
-/** Validates one file into events and dead letters (appended to the given arrays). */
-function parseFile(partitionId: string, file: EventFile, events: WorkerEvent[], letters: DeadLetter[]): void {
-  if (file.unreadable) {
-    letters.push({ kind: WORKER_PARTITION_KIND, entityId: partitionId, source: file.source, payload: null, ...file.unreadable });
-    return;
-  }
-  try {
-    const parsed = parseEventFile(file.text, partitionId, file.source);
-    for (const ev of parsed.events) events.push(ev);
-    for (const r of parsed.rejected) {
-      letters.push({ kind: WORKER_PARTITION_KIND, entityId: partitionId, source: `${file.source}#${r.index}`, payload: r.payload, error: r.error, errorCode: r.errorCode });
-    }
-  } catch (err) {
-    if (!(err instanceof InputError)) throw err;
-    letters.push({
-      kind: WORKER_PARTITION_KIND,
-      entityId: partitionId,
-      source: file.source,
-      payload: { head: file.text.slice(0, 2000), length: file.text.length },
-      error: errorMessage(err),
-      errorCode: err.code,
-    });
-  }
+/** A file taken from the input, and its preparation (under way; none for an unreadable file). */
+interface Taken {
+  file: EventFile;
+  prepared: Promise<PreparedEventFile> | null;
 }
 
 export async function ingestEventFiles(deps: IngestDeps, partitionId: string, files: Iterable<EventFile> | AsyncIterable<EventFile>): Promise<IngestReport> {
   const partition = requirePartition(partitionId);
   const totals = { files: 0, events: 0, newEvents: 0, duplicates: 0, deadLetters: 0 };
 
-  /** The chunks of one transaction, checked and serialised (prepareWorkerEvents). */
+  /** The chunks of one transaction, ready for the append (prepareJournalPieces). */
   type Prepared = { events: WorkerEvent[]; append: PreparedEvents }[];
-  const prepare = (events: WorkerEvent[]): Prepared => {
+  // Chunks of whole pieces (a piece holds at most EVENTS_PER_ROW events), about APPEND_CHUNK events each.
+  const prepare = (events: WorkerEvent[], pieces: JournalPiece[]): Prepared => {
     const chunks: Prepared = [];
-    for (let i = 0; i < events.length; i += APPEND_CHUNK) {
-      const chunk = events.slice(i, i + APPEND_CHUNK);
-      chunks.push({ events: chunk, append: prepareWorkerEvents(chunk) });
+    for (let from = 0, start = 0; from < pieces.length; ) {
+      let to = from;
+      let count = 0;
+      while (to < pieces.length && (count === 0 || count + pieces[to].count <= APPEND_CHUNK)) count += pieces[to++].count;
+      const chunk = events.slice(start, start + count);
+      chunks.push({ events: chunk, append: prepareJournalPieces(chunk, pieces.slice(from, to)) });
+      start += count;
+      from = to;
     }
     return chunks;
   };
@@ -127,19 +127,21 @@ export async function ingestEventFiles(deps: IngestDeps, partitionId: string, fi
     if (appended.inserted > 0) deps.notify?.(partition.id);
   };
 
-  // One transaction in flight at a time (journal order = file order); parsing goes on meanwhile.
+  // One transaction in flight at a time (journal order = file order); preparing goes on meanwhile.
   let inFlight: Promise<void> = Promise.resolve();
   let events: WorkerEvent[] = [];
+  let pieces: JournalPiece[] = [];
   let letters: DeadLetter[] = [];
   const flush = async (): Promise<void> => {
-    const [evs, ls] = [events, letters];
+    const [evs, ps, ls] = [events, pieces, letters];
     events = [];
+    pieces = [];
     letters = [];
-    // Checks and JSON serialisation now, while the previous transaction runs, not inside this
-    // one (its connection would wait on them); a failure fails this transaction in order.
+    // The chunks now, while the previous transaction runs, not inside this one (its connection
+    // would wait on them); a failure fails this transaction in order.
     let prepared: Prepared | { error: unknown };
     try {
-      prepared = prepare(evs);
+      prepared = prepare(evs, ps);
     } catch (error) {
       prepared = { error };
     }
@@ -151,14 +153,43 @@ export async function ingestEventFiles(deps: IngestDeps, partitionId: string, fi
     inFlight.catch(() => {}); // observed below or by the next flush; never an unhandled rejection
     await previous;
   };
-  for await (const file of files) {
+
+  const parser = deps.parser ?? inThreadParser;
+  const ahead: Taken[] = [];
+  const letter = (source: string, payload: unknown, error: string, errorCode: string) => {
+    letters.push({ kind: WORKER_PARTITION_KIND, entityId: partition.id, source, payload, error, errorCode });
+    totals.deadLetters += 1;
+  };
+  // The next file in order: its dead letters and events join the transaction being gathered.
+  const add = async ({ file, prepared }: Taken): Promise<void> => {
     totals.files += 1;
-    const before = letters.length;
-    const eventsBefore = events.length;
-    parseFile(partition.id, file, events, letters);
-    totals.deadLetters += letters.length - before;
-    totals.events += events.length - eventsBefore;
+    if (prepared === null) {
+      letter(file.source, null, file.unreadable!.error, file.unreadable!.errorCode);
+    } else {
+      const p = await prepared;
+      if (p.refused) {
+        letter(file.source, { head: file.text.slice(0, 2000), length: file.text.length }, p.refused.error, p.refused.errorCode);
+      } else {
+        const evs = preparedEvents(p);
+        for (const ev of evs) events.push(ev);
+        for (const piece of p.pieces) pieces.push(piece);
+        totals.events += evs.length;
+        for (const r of p.rejected) letter(`${file.source}#${r.index}`, r.payload, r.error, r.errorCode);
+      }
+    }
     if (events.length >= COMMIT_EVENTS) await flush();
+  };
+  try {
+    for await (const file of files) {
+      const prepared = file.unreadable ? null : parser.prepare(file.text, partition.id, file.source);
+      prepared?.catch(() => {}); // observed in order by add, unless an earlier file failed the batch
+      ahead.push({ file, prepared });
+      if (ahead.length > PREPARE_AHEAD) await add(ahead.shift()!);
+    }
+    while (ahead.length > 0) await add(ahead.shift()!);
+  } catch (err) {
+    await inFlight.catch(() => {}); // no transaction left running behind the failure
+    throw err;
   }
   await flush();
   await inFlight;

@@ -94,19 +94,35 @@ export interface PreparedEvents {
   readonly rows: readonly { start: number; end: number; text: string }[] | null;
 }
 
-/** Checks and serialises events ahead of the transaction; throws InputError on one that cannot be stored. */
-export function prepareWorkerEvents(events: readonly WorkerEvent[]): PreparedEvents {
-  const buckets: number[] = new Array(events.length);
-  let single = true;
-  for (let i = 0; i < events.length; i++) {
-    const ev = events[i];
-    buckets[i] = journalBucket(ev.partitionId);
-    if (buckets[i] !== buckets[0]) single = false;
-    if (typeof ev.id !== "string" || ev.id === "" || ev.id.includes("\u0000")) throw unstorable(ev, i, storeProblem(ev, "") ?? "ID is not storable");
-  }
-  const rows: { start: number; end: number; text: string }[] = [];
-  for (let start = 0; start < events.length; start += EVENTS_PER_ROW) {
-    const end = Math.min(events.length, start + EVENTS_PER_ROW);
+/**
+ * Events of one partition serialised for the journal as ONE JSON array of at most
+ * EVENTS_PER_ROW events, checked storable: a journal row's text, or a part of one (rows are
+ * packed from consecutive pieces, prepareJournalPieces). Made where the file is parsed (on the
+ * parse worker thread, parse-worker-thread.ts, or in this thread): plain data, no object shared.
+ */
+export interface JournalPiece {
+  /** The events' journal partition (journalBucket). */
+  readonly bucket: number;
+  readonly count: number;
+  readonly text: string;
+}
+
+/**
+ * Checks events and serialises them in pieces of at most EVENTS_PER_ROW consecutive events of one
+ * partition (one JSON.stringify per piece); throws InputError naming the first event that cannot
+ * be stored (its index in `events`).
+ */
+export function journalPieces(events: readonly WorkerEvent[]): JournalPiece[] {
+  const pieces: JournalPiece[] = [];
+  for (let start = 0; start < events.length; ) {
+    const bucket = journalBucket(events[start].partitionId);
+    let end = start;
+    while (end < events.length && end - start < EVENTS_PER_ROW) {
+      const ev = events[end];
+      if (end > start && ev.partitionId !== events[start].partitionId && journalBucket(ev.partitionId) !== bucket) break;
+      if (typeof ev.id !== "string" || ev.id === "" || ev.id.includes("\u0000")) throw unstorable(ev, end, storeProblem(ev, "") ?? "ID is not storable");
+      end++;
+    }
     const text = jsonText(events.slice(start, end));
     // Only a \u escape can be a U+0000 or a lone surrogate: then name the event that holds it.
     if (text.includes("\\u")) {
@@ -115,9 +131,43 @@ export function prepareWorkerEvents(events: readonly WorkerEvent[]): PreparedEve
         if (problem) throw unstorable(events[i], i, problem);
       }
     }
-    rows.push({ start, end, text });
+    pieces.push({ bucket, count: end - start, text });
+    start = end;
   }
+  return pieces;
+}
+
+/**
+ * A batch ready for the append from the pieces of its events (journalPieces) and the events
+ * they hold, in the same order (`events` is the pieces' events one after another). The journal
+ * rows are the pieces packed: consecutive pieces of one partition joined while the row holds at
+ * most EVENTS_PER_ROW events (joining JSON arrays is text concatenation, no serialisation).
+ */
+export function prepareJournalPieces(events: readonly WorkerEvent[], pieces: readonly JournalPiece[]): PreparedEvents {
+  const buckets: number[] = new Array(events.length);
+  const rows: { start: number; end: number; text: string }[] = [];
+  let single = true;
+  let at = 0;
+  for (let i = 0; i < pieces.length; ) {
+    const start = at;
+    const bucket = pieces[i].bucket;
+    if (bucket !== pieces[0].bucket) single = false;
+    let j = i;
+    let count = 0;
+    while (j < pieces.length && pieces[j].bucket === bucket && count + pieces[j].count <= EVENTS_PER_ROW) count += pieces[j++].count;
+    const text = j === i + 1 ? pieces[i].text : "[" + pieces.slice(i, j).map((p) => p.text.slice(1, -1)).join(",") + "]";
+    buckets.fill(bucket, at, at + count);
+    at += count;
+    rows.push({ start, end: at, text });
+    i = j;
+  }
+  if (at !== events.length) throw new RangeError(`prepareJournalPieces: the pieces hold ${at} events, ${events.length} given`);
   return { events, buckets, rows: single ? rows : null };
+}
+
+/** Checks and serialises events ahead of the transaction; throws InputError on one that cannot be stored. */
+export function prepareWorkerEvents(events: readonly WorkerEvent[]): PreparedEvents {
+  return prepareJournalPieces(events, journalPieces(events));
 }
 
 function unstorable(ev: WorkerEvent, i: number, problem: string): InputError {
@@ -136,10 +186,22 @@ const INSERT_IDS = `
 INSERT INTO worker_event_ids (event_id, partition, seq)
 SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[])`;
 
+// The same for a run of consecutive seqs of one partition (ingest's batch of new files): the
+// partition and the first seq once, not an array element per event for the client to write and
+// the server to parse.
+const INSERT_ID_RUN = `
+INSERT INTO worker_event_ids (event_id, partition, seq)
+SELECT u.event_id, $2::int, $3::bigint + u.n - 1 FROM unnest($1::text[]) WITH ORDINALITY AS u(event_id, n)`;
+
 /** Inserts the numbered events' ID rows and their journal rows (appendGapless advances the heads). */
 async function insertNumbered(tx: Queryable, batch: PreparedEvents, numbered: NumberedAppend): Promise<void> {
   const { order, seqs } = numbered;
-  await tx.query(INSERT_IDS, [order.map((i) => batch.events[i].id), order.map((i) => batch.buckets[i]), seqs]);
+  if (numbered.partitions.length === 1) {
+    // One partition: its seqs are consecutive, in `order`.
+    await tx.query(INSERT_ID_RUN, [order.map((i) => batch.events[i].id), numbered.partitions[0].partition, seqs[0]]);
+  } else {
+    await tx.query(INSERT_IDS, [order.map((i) => batch.events[i].id), order.map((i) => batch.buckets[i]), seqs]);
+  }
   // Journal rows: runs of consecutive seqs of one partition, at most EVENTS_PER_ROW events each,
   // in one multi-row VALUES (a few dozen parameters; each text sent as is, no array escaping).
   const values: string[] = [];

@@ -13,6 +13,8 @@ export * from "./summary.ts";
 export * from "./journal.ts";
 export * from "./kind.ts";
 export * from "./ingest.ts";
+export * from "./prepared-event-file.ts";
+export { ParseWorkerThread } from "./parse-worker-thread.ts";
 export * from "./import-files.ts";
 export { readPerformanceReport, readSummary, resetPartitionState, DERIVED_TABLES } from "./store.ts";
 export * from "./wire.ts";

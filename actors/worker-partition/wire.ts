@@ -16,6 +16,7 @@ import { WORKER_PARTITION_KIND } from "./journal.ts";
 import { createWorkerPartitionKind } from "./kind.ts";
 import type { IngestDeps } from "./ingest.ts";
 import { JournalTail } from "./journal-tail.ts";
+import { ParseWorkerThread } from "./parse-worker-thread.ts";
 
 /**
  * Registers the kind (call before system.start()) and returns the in-memory journal tail its
@@ -32,10 +33,15 @@ export function registerWorkerPartition(system: ActorSystem, config: WorkerParti
 
 /**
  * What ingest and import need from a running system: the journal db, dead letters, catch-up by
- * ask, `journaled` pokes, and the journal tail its partition actors read (registerWorkerPartition).
+ * ask, `journaled` pokes, the journal tail its partition actors read (registerWorkerPartition),
+ * and a parse worker thread, started now so that it has loaded by the first batch (it keeps the
+ * process alive only while it holds files; until it has loaded, files are prepared in this thread).
  */
 export function workerPartitionIngestDeps(system: ActorSystem, tail: JournalTail, db: Db, deadLetters: DeadLetterSink, opts: { askTimeoutMs?: number } = {}): IngestDeps {
+  const parser = new ParseWorkerThread();
+  parser.start();
   return {
+    parser,
     db,
     deadLetters,
     catchUp: (partitionId) => system.ask(WORKER_PARTITION_KIND, partitionId, "catch-up", {}, { timeoutMs: opts.askTimeoutMs ?? 10 * 60_000 }),

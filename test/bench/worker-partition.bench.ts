@@ -8,12 +8,18 @@
  * With `PROFILE=1`, also the database time per statement (first words of the SQL), summed over
  * the ingest (`worker-partition.sql.<n>: <ms> ms` lines, then the statements), and the CPU time
  * the ingest took in this process and in the database's backends (`worker-partition.cpu_node`,
- * `worker-partition.cpu_postgres`; the latter only when the server is local, read from /proc):
+ * `worker-partition.cpu_postgres`; the latter only when the server is local, read from /proc;
+ * `worker-partition.cpu_node_main_thread`, the main thread's share, on Linux):
  * on a shared machine these move much less than the wall time.
  * With `CPU_PROFILE=<file.cpuprofile>` (Node only), a V8 CPU profile of the ingest alone (not of
- * the setup or the raw ceiling) is written there.
+ * the setup or the raw ceiling) is written there: of the main thread (the parse worker thread's
+ * work is not in it; `cpu_node` is the whole process's, both threads).
+ * The ingest's parse worker thread (wire.ts) is started and waited for during the setup, as a host
+ * starts it before its first batch; `worker-partition.files_on_parse_worker` says how many of the
+ * batch's files it prepared (the others were prepared on the main thread).
  */
 import process from "node:process";
+import { readFileSync } from "node:fs";
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
 import pino from "pino";
 import { startS3rver } from "../support/s3rver.ts";
@@ -27,6 +33,7 @@ import { S3Sensor } from "../../actors/ingress/s3-sensor.ts";
 import { createWorkerPartitionKind } from "../../actors/worker-partition/kind.ts";
 import { workerPartitionIngestDeps } from "../../actors/worker-partition/wire.ts";
 import { JournalTail } from "../../actors/worker-partition/journal-tail.ts";
+import { ParseWorkerThread } from "../../actors/worker-partition/parse-worker-thread.ts";
 import { fetchAhead } from "../../actors/ingress/s3-sensor.ts";
 import { requirePartition } from "../../actors/worker-partition/partitions.ts";
 import type { Db, Queryable } from "../../db/db.ts";
@@ -62,6 +69,20 @@ function fileBody(f: number): string {
     });
   }
   return JSON.stringify(out, null, 2);
+}
+
+/**
+ * CPU time of this process's main thread (ms), from /proc (Linux; null elsewhere): with the parse
+ * worker thread, `cpu_node` is both threads' and this the main thread's alone.
+ */
+function mainThreadCpuMs(): number | null {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in USER_HZ (100)
+  } catch {
+    return null;
+  }
 }
 
 /** Time spent per statement (keyed by its first words) while `profiling`. */
@@ -119,6 +140,11 @@ try {
   }
   const total = FILES * EVENTS;
 
+  // The ingest's parse worker thread loads during the setup, as a host's does when it starts
+  // (before its first batch), not during the raw ceilings or the timed batch.
+  const ingestDeps = workerPartitionIngestDeps(system, tail, database.db, deadLetters, { askTimeoutMs: 600_000 });
+  if (ingestDeps.parser instanceof ParseWorkerThread) await ingestDeps.parser.whenReady();
+
   // Raw ceilings: S3 GET + JSON.parse only, in key order; with the sensor's GET concurrency (the
   // ceiling the ratio uses), and one GET at a time (for reference).
   keys.sort();
@@ -134,19 +160,22 @@ try {
   const rawSequentialS = (performance.now() - t0) / 1000;
 
   const sensor = new S3Sensor(
-    { s3, clock: systemClock, log, ...workerPartitionIngestDeps(system, tail, database.db, deadLetters, { askTimeoutMs: 600_000 }) },
+    { s3, clock: systemClock, log, ...ingestDeps },
     { bucket, maxFilesPerBatch: FILES, intervalMs: 300_000, fetchConcurrency: FETCH_CONCURRENCY },
   );
   const cpu = process.env.CPU_PROFILE ? await startCpuProfile() : null;
   const cpuBefore = process.env.PROFILE === "1" ? await cpuTimes(created.db) : null;
+  const mainBefore = process.env.PROFILE === "1" ? mainThreadCpuMs() : null;
   t0 = performance.now();
   profiling = true;
   const batch = await sensor.pollPartition(P);
   profiling = false;
+  const mainAfter = mainBefore !== null ? mainThreadCpuMs() : null;
   const cpuAfter = cpuBefore ? await cpuTimes(created.db) : null;
   if (cpu) await cpu.stop(process.env.CPU_PROFILE!);
   const fullS = (performance.now() - t0) / 1000;
   if (!batch || batch.newEvents !== total) throw new Error(`batch ingested ${batch?.newEvents} events, expected ${total}`);
+  const filesOnWorker = ingestDeps.parser instanceof ParseWorkerThread ? ingestDeps.parser.counts.worker : 0;
 
   const raw = total / rawS;
   const full = total / fullS;
@@ -157,9 +186,11 @@ try {
   console.log(`worker-partition.raw_ceiling: ${raw.toFixed(0)} events/s`);
   console.log(`worker-partition.raw_sequential: ${(total / rawSequentialS).toFixed(0)} events/s`);
   console.log(`worker-partition.ratio: ${(full / raw).toFixed(2)} x`);
+  console.log(`worker-partition.files_on_parse_worker: ${filesOnWorker} files`);
   if (cpuBefore && cpuAfter) {
     const spent = cpuSpent(cpuBefore, cpuAfter);
     console.log(`worker-partition.cpu_node: ${spent.node.toFixed(0)} ms`);
+    if (mainBefore !== null && mainAfter !== null) console.log(`worker-partition.cpu_node_main_thread: ${(mainAfter - mainBefore).toFixed(0)} ms`);
     if (spent.postgres !== null) console.log(`worker-partition.cpu_postgres: ${spent.postgres.toFixed(0)} ms`);
   }
   if (profiling === false && profile.size > 0) {

@@ -15,6 +15,7 @@ import { S3Sensor } from "../../../actors/ingress/s3-sensor.ts";
 import { createS3Client } from "../../../actors/ingress/s3-client.ts";
 import { createWorkerPartitionKind } from "../../../actors/worker-partition/kind.ts";
 import { WORKER_PARTITION_KIND } from "../../../actors/worker-partition/journal.ts";
+import { ParseWorkerThread } from "../../../actors/worker-partition/parse-worker-thread.ts";
 
 const args = JSON.parse(process.argv[2]) as { databaseUrl: string; endpoint: string; bucket: string; maxFilesPerBatch: number; pauseAt?: number };
 const db = openPgDb(args.databaseUrl, { max: 4 });
@@ -32,6 +33,9 @@ const sensor = new S3Sensor(
     clock: systemClock,
     log,
     deadLetters,
+    // As a host's ingest (wire.ts): files prepared on a worker thread once it has loaded; the
+    // process still ends by itself when done (regression: an idle worker kept it alive).
+    parser: new ParseWorkerThread(),
     catchUp: async (pid) => {
       batches += 1;
       process.stdout.write(`JOURNALED ${batches}\n`);

@@ -1,0 +1,64 @@
+/**
+ * One event file made ready for ingest: parsed, validated (event-file.ts) and its valid events
+ * serialised for the journal (journalPieces), as plain data — strings, numbers, arrays — so that
+ * the work can run on a parse worker thread (parse-worker-thread.ts) and cross to the main thread
+ * by structured clone, or run in this thread (then the event objects come along too).
+ *
+ * Across threads, the main thread's events are rebuilt from columns (event-columns.ts) or, for a
+ * file whose events do not fit them, parsed back from the journal pieces' JSON: either way the
+ * values a journal read gives, so what the actor applies live is what replay reads (rule 5).
+ */
+import { InputError, errorMessage } from "../../protocols/errors.ts";
+import { parseEventFile, type RejectedRecord } from "./event-file.ts";
+import type { WorkerEvent } from "./events.ts";
+import { journalPieces, type JournalPiece } from "./journal.ts";
+import { decodeEventColumns, encodeEventColumns, type EventColumns } from "./event-columns.ts";
+
+export interface PreparedEventFile {
+  /** The valid events, serialised as the journal stores them (file order). */
+  pieces: JournalPiece[];
+  /** The events whose JSON the pieces are, when prepared in this thread (never sent to another). */
+  events?: WorkerEvent[];
+  /** Else the same events as columns (event-columns.ts), when they fit them; else the pieces are parsed. */
+  columns?: EventColumns | null;
+  rejected: RejectedRecord[];
+  /** Set when the whole file is refused (not JSON, not an array): it is one dead letter. */
+  refused: { error: string; errorCode: string } | null;
+}
+
+/**
+ * Parses, validates and serialises one file's text. A file refused whole comes back `refused`;
+ * any error other than an InputError (a defect, not bad input) is thrown.
+ */
+export function prepareEventFile(text: string, partitionId: string, source: string, keepEvents: boolean): PreparedEventFile {
+  try {
+    const parsed = parseEventFile(text, partitionId, source);
+    const pieces = journalPieces(parsed.events);
+    if (keepEvents) return { pieces, events: parsed.events, rejected: parsed.rejected, refused: null };
+    return { pieces, columns: encodeEventColumns(parsed.events), rejected: parsed.rejected, refused: null };
+  } catch (err) {
+    if (!(err instanceof InputError) || err.code === "journal_event") throw err;
+    return { pieces: [], rejected: [], refused: { error: errorMessage(err), errorCode: err.code } };
+  }
+}
+
+/** The events of a prepared file, in file order: the objects it carries, else its columns decoded, else its pieces parsed. */
+export function preparedEvents(file: PreparedEventFile): WorkerEvent[] {
+  if (file.events) return file.events;
+  if (file.columns) return decodeEventColumns(file.columns);
+  if (file.pieces.length === 1) return JSON.parse(file.pieces[0].text) as WorkerEvent[];
+  const out: WorkerEvent[] = [];
+  for (const piece of file.pieces) for (const ev of JSON.parse(piece.text) as WorkerEvent[]) out.push(ev);
+  return out;
+}
+
+/** What prepares files for ingest: this thread (inThreadParser) or a worker thread (parse-worker-thread.ts). */
+export interface EventFileParser {
+  /** One file's text prepared; a defect (not bad input) rejects the promise. */
+  prepare(text: string, partitionId: string, source: string): Promise<PreparedEventFile>;
+}
+
+/** Prepares each file in this thread, when asked (ingest's default). */
+export const inThreadParser: EventFileParser = {
+  prepare: async (text, partitionId, source) => prepareEventFile(text, partitionId, source, true),
+};
