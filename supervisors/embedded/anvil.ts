@@ -12,6 +12,7 @@ import process from "node:process";
 import type { Logger } from "pino";
 import { spawnEmbedded } from "./child.ts";
 import { freePort } from "./free-port.ts";
+import { createRpcClient } from "../../actors/worker-partition/payments/rpc-client.ts";
 
 /** Anvil's first dev account: a PUBLIC test key, funded only on dev chains. */
 export const ANVIL_DEV_PAYER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
@@ -34,14 +35,9 @@ export function anvilBinary(): string {
   return fileURLToPath(new URL(`../../node_modules/@foundry-rs/anvil-${process.platform}-${arch}/bin/anvil`, import.meta.url));
 }
 
+/** The chain id the node at `url` answers (decimal), or null while it does not answer. */
 async function chainIdAt(url: string): Promise<string | null> {
-  try {
-    const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }) });
-    const body = (await res.json()) as { result?: string };
-    return typeof body.result === "string" ? body.result : null;
-  } catch {
-    return null;
-  }
+  return createRpcClient(url, { timeoutMs: 2000 }).chainId().catch(() => null);
 }
 
 export interface EmbeddedAnvilOptions {
@@ -62,7 +58,6 @@ export async function startEmbeddedAnvil(opts: EmbeddedAnvilOptions): Promise<Em
   }
   await mkdir(opts.directory, { recursive: true });
   const chainId = opts.chainId ?? ANVIL_CHAIN_ID;
-  const hexChainId = `0x${chainId.toString(16)}`;
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 15_000);
   // freePort releases the port before anvil binds it, so another process can take it in between
   // (the host's own admin server, a test's server): anvil then exits with "Address already in
@@ -75,7 +70,7 @@ export async function startEmbeddedAnvil(opts: EmbeddedAnvilOptions): Promise<Em
     // Our anvil, not another process on a reused port: it says where it listens, then answers.
     const listening = () => child.output().includes(`Listening on 127.0.0.1:${port}`);
     let answered = false;
-    while (!(answered = listening() && (await chainIdAt(url)) === hexChainId) && !child.exited && Date.now() <= deadline) {
+    while (!(answered = listening() && (await chainIdAt(url)) === String(chainId)) && !child.exited && Date.now() <= deadline) {
       await new Promise((r) => setTimeout(r, 25));
     }
     if (answered && !child.exited) {

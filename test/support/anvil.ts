@@ -9,7 +9,6 @@ import { join } from "node:path";
 import pino from "pino";
 import { startEmbeddedAnvil } from "../../supervisors/embedded/anvil.ts";
 
-
 /** Anvil's first two dev accounts (public test keys, funded with 10,000 ETH). */
 export const DEV_ACCOUNTS = [
   { address: "0xf39Fd6e51aad88F6F4ce6aB8827279cfFFb92266", privateKey: "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80" },
@@ -20,15 +19,7 @@ export interface Anvil {
   url: string;
   port: number;
   chainId: number;
-  rpc(method: string, params?: unknown[]): Promise<unknown>;
   stop(): Promise<void>;
-}
-
-async function rpcCall(url: string, method: string, params: unknown[] = []): Promise<unknown> {
-  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) });
-  const body = (await res.json()) as { result?: unknown; error?: { message: string } };
-  if (body.error) throw new Error(`${method}: ${body.error.message}`);
-  return body.result;
 }
 
 export async function startAnvil(opts: { chainId?: number } = {}): Promise<Anvil> {
@@ -41,7 +32,6 @@ export async function startAnvil(opts: { chainId?: number } = {}): Promise<Anvil
     url: anvil.url,
     port: anvil.port,
     chainId: anvil.chainId,
-    rpc: (method, params) => rpcCall(anvil.url, method, params),
     async stop() {
       await anvil.stop();
       await rm(directory, { recursive: true, force: true });

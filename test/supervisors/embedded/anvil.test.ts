@@ -10,6 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { startEmbeddedAnvil } from "../../../supervisors/embedded/anvil.ts";
 import { freePort } from "../../../supervisors/embedded/free-port.ts";
+import { createRpcClient } from "../../../actors/worker-partition/payments/rpc-client.ts";
 
 function listenAnywhere(): Promise<{ server: Server; port: number }> {
   return new Promise((resolve, reject) => {
@@ -41,15 +42,14 @@ test("embedded anvil - a port taken before anvil binds it: another port is tried
       assert.is(offered.length, 2);
       assert.is(anvil.port, offered[1]);
       assert.is.not(anvil.port, taken.port);
-      const res = await fetch(anvil.url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }) });
-      assert.is(((await res.json()) as { result: string }).result, "0x7a69");
+      const rpc = createRpcClient(anvil.url);
+      assert.is(await rpc.chainId(), "31337");
       assert.ok(lines.some((l) => l.includes(`port ${taken.port} was taken`)), "the retry is logged");
       const warning = JSON.parse(lines.find((l) => l.includes("DEV CHAIN"))!) as { level: number; msg: string };
       assert.is(warning.level, 40, "the dev chain is announced as a warning");
       assert.match(warning.msg, /nothing paid here is real money/);
       const payer = new Wallet(anvil.devPayerKey).address;
-      const balance = await fetch(anvil.url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "eth_getBalance", params: [payer, "latest"] }) });
-      assert.ok(BigInt(((await balance.json()) as { result: string }).result) > 10n ** 21n, "the dev payer is funded");
+      assert.ok((await rpc.balance(payer)) > 10n ** 21n, "the dev payer is funded");
     } finally {
       await anvil.stop();
     }
