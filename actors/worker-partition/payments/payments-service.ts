@@ -76,19 +76,21 @@ export async function startPaymentsService(opts: PaymentsServiceOptions): Promis
 
   // One export at a time: after a run, on the timer and at start they would only repeat each other's puts.
   let exportQueue: Promise<unknown> = Promise.resolve();
-  const exportAll = async (): Promise<number> => {
+  const exportSome = async (partitions: readonly string[]): Promise<number> => {
     if (!opts.auditStore) return 0;
     let n = 0;
-    for (const p of opts.partitions) n += await exportAudit(db, opts.auditStore, p);
+    for (const p of partitions) n += await exportAudit(db, opts.auditStore, p);
     return n;
   };
-  const audit = (): Promise<number> => {
-    const next = exportQueue.then(exportAll, exportAll);
+  /** Export the given partitions' unexported audit (default: all), after any export in progress. */
+  const audit = (partitions: readonly string[] = opts.partitions): Promise<number> => {
+    const exportThese = () => exportSome(partitions);
+    const next = exportQueue.then(exportThese, exportThese);
     exportQueue = next.catch(() => undefined);
     return next;
   };
-  const auditLater = (when: string) =>
-    audit().catch((err) => log.warn({ err: (err as Error).message }, `payment audit export to S3 failed ${when}; it is retried on the export timer`));
+  const auditLater = (when: string, partitions?: readonly string[]) =>
+    audit(partitions).catch((err) => log.warn({ err: (err as Error).message }, `payment audit export to S3 failed ${when}; it is retried on the export timer`));
 
   const run = async (partitionId: string, trigger: PaymentTriggerSource): Promise<PaymentRunReport> => {
     try {
@@ -100,7 +102,8 @@ export async function startPaymentsService(opts: PaymentsServiceOptions): Promis
       lastRun.set(partitionId, `${FAILED_PREFIX}${(err as Error).message}`);
       throw err;
     } finally {
-      await auditLater("after a run");
+      // Only this partition's rows are new; the timer copies anything else left behind.
+      await auditLater("after a run", [partitionId]);
     }
   };
   const workDue = (partitionId: string) => paymentWorkDue(db, partitionId, settings.thresholdWei);
@@ -158,7 +161,7 @@ export async function startPaymentsService(opts: PaymentsServiceOptions): Promis
     rpcUrl: opts.rpcUrl,
     chainId: opts.chainId,
     trigger: (partitionId, trigger = "admin") => run(partitionId, trigger),
-    exportAudit: audit,
+    exportAudit: () => audit(),
     lastRuns: () => lastRun,
     async stop() {
       stopped = true;
