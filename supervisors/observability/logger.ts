@@ -1,14 +1,15 @@
 /**
- * pino logger with secrets redacted. Four layers, so a secret cannot slip through one gap:
- *   1. pino `redact` paths for every secret key name, at the top level and up to 3 levels deep;
- *   2. a `formatters.log` / `formatters.bindings` pass that walks the whole logged object (any
+ * pino logger with secrets redacted. Three layers, so a secret cannot slip through one gap:
+ *   1. a `formatters.log` / `formatters.bindings` pass that walks the whole logged object (any
  *      depth, Errors included) and replaces the value of every secret-named key with `[Redacted]`;
- *   3. every string (log message included, via `hooks.logMethod`) has `user:pass@` in a URL
+ *   2. every string (log message included, via `hooks.logMethod`) has `user:pass@` in a URL
  *      masked to `user:[Redacted]@` (a bare `token@` to `[Redacted]@`), and `Bearer <token>`
  *      masked to `Bearer [Redacted]`;
- *   4. the finished line (pino `hooks.streamWrite`) has every known secret VALUE replaced, as
+ *   3. the finished line (pino `hooks.streamWrite`) has every known secret VALUE replaced, as
  *      written or JSON-escaped: the config's secret fields and service URLs
  *      (`secretLiterals`, from config `secretLiterals()`), whatever key or message carries them.
+ * pino's own `redact` paths are not used: layer 1 already covers every depth, and their wildcard
+ * paths cost ~120–150 µs per line here (~10–17 µs without them).
  */
 import pino from "pino";
 import { literalScrubber, maskUrlPassword } from "../../config/redact.ts";
@@ -87,21 +88,6 @@ function redactDeep(value: unknown, isSecret: (key: string) => boolean, depth: n
   return out;
 }
 
-/** pino redact paths: each secret key name at depth 0–3, plus request headers. */
-export function redactPaths(extraKeys: Iterable<string> = []): string[] {
-  const names = new Set<string>([...SECRET_KEY_NAMES, ...extraKeys]);
-  const paths = new Set<string>(["req.headers.authorization", "req.headers.cookie", "headers.authorization", "headers.Authorization"]);
-  for (const name of names) {
-    const key = /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(name) ? name : `["${name}"]`;
-    const sep = key.startsWith("[") ? "" : ".";
-    paths.add(key);
-    paths.add(`*${sep}${key}`);
-    paths.add(`*.*${sep}${key}`);
-    paths.add(`*.*.*${sep}${key}`);
-  }
-  return [...paths];
-}
-
 export interface CreateLoggerOptions {
   level?: Level | "silent";
   /** Where lines go (default stdout): any `{ write(line) }`, e.g. a pino.destination or a test collector. */
@@ -123,7 +109,7 @@ export function createLogger(opts: CreateLoggerOptions = {}): Logger {
   const scrubLine = literals.length > 0 ? literalScrubber(literals) : undefined;
   const options: LoggerOptions = {
     level: opts.level ?? "info",
-    redact: { paths: redactPaths(extra), censor: REDACTED },
+
     formatters: {
       log: (obj) => redact(obj) as Record<string, unknown>,
       bindings: (bindings) => redact(bindings) as Record<string, unknown>,
