@@ -25,8 +25,11 @@ interface TableSpec<E extends VaultEvent> {
   cols: readonly string[];
   casts: readonly string[];
   values(e: E): (string | null)[];
-  /** How `readAllEvents` reads the table back: its columns besides the tx ones, and the event of a row. */
-  read?: { select: string; fromRow(r: Row, tx: TxInfo): E };
+  /**
+   * How `readAllEvents` reads the table back: the event of a row, and the select list besides the
+   * tx columns when it is not simply `cols` (a column that needs an expression).
+   */
+  read?: { select?: string; fromRow(r: Row, tx: TxInfo): E };
 }
 
 const txValues = (t: TxInfo): (string | null)[] => [
@@ -57,7 +60,6 @@ const SPECS: { [K in VaultEvent["type"]]: TableSpec<Extract<VaultEvent, { type: 
     casts: ["", "", "", "", "", ""],
     values: (e: TripleCreated) => [e.creator, e.objectId, e.predicateId, e.subjectId, e.termId, e.counterTermId],
     read: {
-      select: "creator, object_id, predicate_id, subject_id, term_id, counter_term_id",
       fromRow: (r, tx) => ({
         type: "TripleCreated",
         tx,
@@ -76,7 +78,6 @@ const SPECS: { [K in VaultEvent["type"]]: TableSpec<Extract<VaultEvent, { type: 
     casts: ["", "", "", "", "", "", "", "", "::smallint"],
     values: (e: Deposited) => [e.assets, e.assetsAfterFees, e.curveId, e.receiver, e.sender, e.shares, e.termId, e.totalShares, String(e.vaultType)],
     read: {
-      select: "assets, assets_after_fees, curve_id, receiver, sender, shares, term_id, total_shares, vault_type",
       fromRow: (r, tx) => ({
         type: "Deposited",
         tx,
@@ -98,7 +99,6 @@ const SPECS: { [K in VaultEvent["type"]]: TableSpec<Extract<VaultEvent, { type: 
     casts: ["", "", "", "", "", "", "", "", "::smallint"],
     values: (e: Redeemed) => [e.assets, e.curveId, e.fees, e.receiver, e.sender, e.shares, e.termId, e.totalShares, String(e.vaultType)],
     read: {
-      select: "assets, curve_id, fees, receiver, sender, shares, term_id, total_shares, vault_type",
       fromRow: (r, tx) => ({
         type: "Redeemed",
         tx,
@@ -120,7 +120,6 @@ const SPECS: { [K in VaultEvent["type"]]: TableSpec<Extract<VaultEvent, { type: 
     casts: ["", "", "", "", "", "::smallint"],
     values: (e: SharePriceChanged) => [e.termId, e.curveId, e.sharePrice, e.totalAssets, e.totalShares, String(e.vaultType)],
     read: {
-      select: "term_id, curve_id, share_price, total_assets, total_shares, vault_type",
       fromRow: (r, tx) => ({
         type: "SharePriceChanged",
         tx,
@@ -208,11 +207,12 @@ export async function readAllEvents(db: Queryable, termIds?: readonly string[]):
   const out: VaultEvent[] = [];
   for (const spec of Object.values(SPECS) as TableSpec<VaultEvent>[]) {
     if (!spec.read) continue; // generic events concern no term
+    const select = spec.read.select ?? spec.cols.join(", ");
     const res =
       termIds === undefined
-        ? await db.query<Row>(`SELECT ${TX_SELECT}, ${spec.read.select} FROM ${spec.table} ORDER BY block_number, log_index, transaction_hash`)
+        ? await db.query<Row>(`SELECT ${TX_SELECT}, ${select} FROM ${spec.table} ORDER BY block_number, log_index, transaction_hash`)
         : await db.query<Row>(
-            `SELECT ${TX_SELECT}, ${spec.read.select} FROM ${spec.table} WHERE term_id = ANY($1::text[])${spec.table === EVENT_TABLES.TripleCreated ? " OR counter_term_id = ANY($1::text[])" : ""}
+            `SELECT ${TX_SELECT}, ${select} FROM ${spec.table} WHERE term_id = ANY($1::text[])${spec.table === EVENT_TABLES.TripleCreated ? " OR counter_term_id = ANY($1::text[])" : ""}
               ORDER BY block_number, log_index, transaction_hash`,
             [[...termIds]],
           );
