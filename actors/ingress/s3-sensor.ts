@@ -83,10 +83,11 @@ export function isEventFileKey(p: Partition, key: string): boolean {
   return !name.includes("/") && name.startsWith(p.fileNamePrefix) && name.includes("_") && name.endsWith(".json");
 }
 
-async function bodyText(s3: S3Client, bucket: string, key: string): Promise<string> {
+/** An object's bytes (decoded where the file is prepared: on the parse worker thread when there is one). */
+async function bodyBytes(s3: S3Client, bucket: string, key: string): Promise<Uint8Array> {
   const res = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   if (!res.Body) throw new RetryableError(`s3:${bucket}/${key}: empty response body`);
-  return res.Body.transformToString("utf-8");
+  return res.Body.transformToByteArray();
 }
 
 export class S3Sensor {
@@ -135,12 +136,12 @@ export class S3Sensor {
     const fetchFile = async (key: string): Promise<EventFile> => {
       const source = `s3:${this.opts.bucket}/${key}`;
       try {
-        return { source, text: await bodyText(this.deps.s3, this.opts.bucket, key) };
+        return { source, body: await bodyBytes(this.deps.s3, this.opts.bucket, key) };
       } catch (err) {
         // A key that no longer exists can never be read: dead-letter it rather than retry forever.
         // Any other failure fails the batch (its keys stay pending and are retried).
         if ((err as { name?: string }).name !== "NoSuchKey") throw err;
-        return { source, text: "", unreadable: { error: `${source}: the object no longer exists (listed, then not found)`, errorCode: "s3_no_such_key" } };
+        return { source, body: "", unreadable: { error: `${source}: the object no longer exists (listed, then not found)`, errorCode: "s3_no_such_key" } };
       }
     };
     const report = await ingestEventFiles(this.deps, p.id, fetchAhead(keys, this.opts.fetchConcurrency ?? DEFAULT_FETCH_CONCURRENCY, fetchFile));

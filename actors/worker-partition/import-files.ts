@@ -75,7 +75,7 @@ export async function importWorkerPartitionPath(deps: IngestDeps, path: string, 
   for (const { partition, files: list } of [...byPartition.values()].sort((a, b) => (a.partition.id < b.partition.id ? -1 : 1))) {
     list.sort((a, b) => (basename(a) < basename(b) ? -1 : basename(a) > basename(b) ? 1 : 0));
     for (let i = 0; i < list.length; i += max) {
-      const chunk = await Promise.all(list.slice(i, i + max).map(async (f) => ({ source: `import:${f}`, text: await readFile(f, "utf-8") })));
+      const chunk = await Promise.all(list.slice(i, i + max).map(async (f) => ({ source: `import:${f}`, body: await readFile(f) })));
       batches.push(await ingestEventFiles(deps, partition.id, chunk));
     }
   }

@@ -22,7 +22,7 @@ import type { DeadLetter, DeadLetterSink } from "../../supervisors/actor-kind.ts
 import { recordNewDeadLetters, transactionWithDeadLetters } from "../../db/dead-letter-store.ts";
 import type { WorkerEvent } from "./events.ts";
 import { WORKER_PARTITION_KIND, journalPreparedCounted, prepareJournalPieces, type JournalPiece, type PreparedEvents } from "./journal.ts";
-import { inThreadParser, preparedEvents, type EventFileParser, type PreparedEventFile } from "./prepared-event-file.ts";
+import { inThreadParser, preparedEvents, type EventFileParser, type FileBody, type PreparedEventFile } from "./prepared-event-file.ts";
 import { requirePartition } from "./partitions.ts";
 import type { JournalTail } from "./journal-tail.ts";
 
@@ -43,7 +43,8 @@ const PREPARE_AHEAD = 8;
 export interface EventFile {
   /** Where it came from, e.g. `s3:open-pool-events/us-central/ai/us-central-ai-….json`. */
   source: string;
-  text: string;
+  /** The file's bytes (decoded as UTF-8 where it is prepared) or text; bytes are handed to the parser, not read after. */
+  body: FileBody;
   /** Set when the file could not be read for good (e.g. deleted): it is dead-lettered with this error. */
   unreadable?: { error: string; errorCode: string };
 }
@@ -168,7 +169,7 @@ export async function ingestEventFiles(deps: IngestDeps, partitionId: string, fi
     } else {
       const p = await prepared;
       if (p.refused) {
-        letter(file.source, { head: file.text.slice(0, 2000), length: file.text.length }, p.refused.error, p.refused.errorCode);
+        letter(file.source, { head: p.refused.head, length: p.refused.length }, p.refused.error, p.refused.errorCode);
       } else {
         const evs = preparedEvents(p);
         for (const ev of evs) events.push(ev);
@@ -181,7 +182,7 @@ export async function ingestEventFiles(deps: IngestDeps, partitionId: string, fi
   };
   try {
     for await (const file of files) {
-      const prepared = file.unreadable ? null : parser.prepare(file.text, partition.id, file.source);
+      const prepared = file.unreadable ? null : parser.prepare(file.body, partition.id, file.source);
       prepared?.catch(() => {}); // observed in order by add, unless an earlier file failed the batch
       ahead.push({ file, prepared });
       if (ahead.length > PREPARE_AHEAD) await add(ahead.shift()!);

@@ -1,5 +1,6 @@
 /**
- * The parse worker thread's side (entry: parse-worker.js): each request is one event file's text;
+ * The parse worker thread's side (entry: parse-worker.js): each request is one event file (its
+ * bytes, handed over by the main thread, or its text), decoded here;
  * the reply is the file prepared for ingest (prepared-event-file.ts: events validated and
  * serialised as journal pieces, rejected records, or the whole file refused) or the error that
  * stopped it, in wire form (protocols/errors.ts headers: class and code survive the crossing).
@@ -8,11 +9,11 @@
  */
 import { parentPort } from "node:worker_threads";
 import { errorToHeaders } from "../../protocols/errors.ts";
-import { prepareEventFile, type PreparedEventFile } from "./prepared-event-file.ts";
+import { prepareEventFile, type FileBody, type PreparedEventFile } from "./prepared-event-file.ts";
 
 export interface PrepareRequest {
   id: number;
-  text: string;
+  body: FileBody;
   partitionId: string;
   source: string;
 }
@@ -24,7 +25,7 @@ if (port) {
   port.on("message", (req: PrepareRequest) => {
     let reply: PrepareReply;
     try {
-      reply = { id: req.id, file: prepareEventFile(req.text, req.partitionId, req.source, false) };
+      reply = { id: req.id, file: prepareEventFile(req.body, req.partitionId, req.source, false) };
     } catch (err) {
       reply = { id: req.id, error: errorToHeaders(err) };
     }

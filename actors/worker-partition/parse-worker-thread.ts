@@ -1,5 +1,5 @@
 /**
- * A worker thread that prepares event files for ingest (prepared-event-file.ts: JSON.parse,
+ * A worker thread that prepares event files for ingest (prepared-event-file.ts: UTF-8 decoding, JSON.parse,
  * validation, serialising the journal pieces), so that the main thread keeps the S3 reads, the
  * statements and the actors: on a batch of new files that work is most of the main thread's
  * (docs/worker-partition.md, Stop 9). Node (under tsx) and Deno 2, through node:worker_threads.
@@ -16,8 +16,19 @@
  */
 import { Worker } from "node:worker_threads";
 import { RetryableError, errorFromHeaders } from "../../protocols/errors.ts";
-import { inThreadParser, type EventFileParser, type PreparedEventFile } from "./prepared-event-file.ts";
+import { inThreadParser, type EventFileParser, type FileBody, type PreparedEventFile } from "./prepared-event-file.ts";
 import type { PrepareReply, PrepareRequest } from "./parse-worker-main.ts";
+
+/**
+ * What postMessage may transfer instead of copying: the bytes' ArrayBuffer when they are all of
+ * it (an S3 body or a file read whole). A view on a shared buffer (Node's pool of small Buffers)
+ * is copied: transferring would detach the other views on it.
+ */
+function handOver(body: FileBody): ArrayBuffer[] {
+  if (typeof body === "string") return [];
+  const buf = body.buffer;
+  return buf instanceof ArrayBuffer && body.byteOffset === 0 && body.byteLength === buf.byteLength ? [buf] : [];
+}
 
 /** Workers in a row that may end before loading (a module that cannot load) before this thread prepares every file. */
 const MAX_FAILED_STARTS = 3;
@@ -95,19 +106,19 @@ export class ParseWorkerThread implements EventFileParser {
     worker.unref();
   }
 
-  prepare(text: string, partitionId: string, source: string): Promise<PreparedEventFile> {
+  prepare(body: FileBody, partitionId: string, source: string): Promise<PreparedEventFile> {
     this.start();
     const worker = this.worker;
     if (!worker || !this.ready) {
       this.counts.inThread += 1;
-      return inThreadParser.prepare(text, partitionId, source);
+      return inThreadParser.prepare(body, partitionId, source);
     }
     this.counts.worker += 1;
     const id = this.nextId++;
     return new Promise<PreparedEventFile>((resolve, reject) => {
       if (this.waiting.size === 0) worker.ref();
       this.waiting.set(id, { resolve, reject });
-      worker.postMessage({ id, text, partitionId, source } satisfies PrepareRequest);
+      worker.postMessage({ id, body, partitionId, source } satisfies PrepareRequest, handOver(body));
     });
   }
 

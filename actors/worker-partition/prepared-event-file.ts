@@ -8,6 +8,7 @@
  * file whose events do not fit them, parsed back from the journal pieces' JSON: either way the
  * values a journal read gives, so what the actor applies live is what replay reads (rule 5).
  */
+import { Buffer } from "node:buffer";
 import { InputError, errorMessage } from "../../protocols/errors.ts";
 import { parseEventFile, type RejectedRecord } from "./event-file.ts";
 import type { WorkerEvent } from "./events.ts";
@@ -22,15 +23,31 @@ export interface PreparedEventFile {
   /** Else the same events as columns (event-columns.ts), when they fit them; else the pieces are parsed. */
   columns?: EventColumns | null;
   rejected: RejectedRecord[];
-  /** Set when the whole file is refused (not JSON, not an array): it is one dead letter. */
-  refused: { error: string; errorCode: string } | null;
+  /**
+   * Set when the whole file is refused (not JSON, not an array): it is one dead letter, which
+   * keeps the file's first 2,000 characters and its length (the bytes may have been handed to
+   * the worker thread, so the dead letter's text comes back with the answer).
+   */
+  refused: { error: string; errorCode: string; head: string; length: number } | null;
 }
 
 /**
- * Parses, validates and serialises one file's text. A file refused whole comes back `refused`;
- * any error other than an InputError (a defect, not bad input) is thrown.
+ * An event file as read: the bytes of an S3 object or of a file on disk (decoded as UTF-8 where
+ * the file is prepared, so that decoding is off the main thread with a parse worker), or text.
  */
-export function prepareEventFile(text: string, partitionId: string, source: string, keepEvents: boolean): PreparedEventFile {
+export type FileBody = string | Uint8Array;
+
+/** The text of a file body: UTF-8, an invalid sequence read as U+FFFD (as the S3 client's transformToString). */
+export function fileText(body: FileBody): string {
+  return typeof body === "string" ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8");
+}
+
+/**
+ * Parses, validates and serialises one file. A file refused whole comes back `refused`; any
+ * error other than an InputError (a defect, not bad input) is thrown.
+ */
+export function prepareEventFile(body: FileBody, partitionId: string, source: string, keepEvents: boolean): PreparedEventFile {
+  const text = fileText(body);
   try {
     const parsed = parseEventFile(text, partitionId, source);
     const pieces = journalPieces(parsed.events);
@@ -38,7 +55,7 @@ export function prepareEventFile(text: string, partitionId: string, source: stri
     return { pieces, columns: encodeEventColumns(parsed.events), rejected: parsed.rejected, refused: null };
   } catch (err) {
     if (!(err instanceof InputError) || err.code === "journal_event") throw err;
-    return { pieces: [], rejected: [], refused: { error: errorMessage(err), errorCode: err.code } };
+    return { pieces: [], rejected: [], refused: { error: errorMessage(err), errorCode: err.code, head: text.slice(0, 2000), length: text.length } };
   }
 }
 
@@ -54,11 +71,11 @@ export function preparedEvents(file: PreparedEventFile): WorkerEvent[] {
 
 /** What prepares files for ingest: this thread (inThreadParser) or a worker thread (parse-worker-thread.ts). */
 export interface EventFileParser {
-  /** One file's text prepared; a defect (not bad input) rejects the promise. */
-  prepare(text: string, partitionId: string, source: string): Promise<PreparedEventFile>;
+  /** One file prepared; a defect (not bad input) rejects the promise. Bytes given may be handed over (detached): do not read them after. */
+  prepare(body: FileBody, partitionId: string, source: string): Promise<PreparedEventFile>;
 }
 
 /** Prepares each file in this thread, when asked (ingest's default). */
 export const inThreadParser: EventFileParser = {
-  prepare: async (text, partitionId, source) => prepareEventFile(text, partitionId, source, true),
+  prepare: async (body, partitionId, source) => prepareEventFile(body, partitionId, source, true),
 };

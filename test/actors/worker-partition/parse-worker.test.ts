@@ -173,6 +173,37 @@ test("parse worker - a file prepared on the worker thread is the one prepared in
   }
 });
 
+test("parse worker - a file's bytes are handed to the worker and decoded there: the same file as its text; a view on a shared buffer is copied, not detached", async () => {
+  const worker = new ParseWorkerThread();
+  try {
+    await worker.whenReady();
+    const files = await sampleFiles();
+    const encoder = new TextEncoder();
+    for (const f of files) {
+      const bytes = encoder.encode(f.text);
+      const fromBytes = await worker.prepare(bytes, f.partitionId, f.source);
+      assert.is(bytes.byteLength, 0, `${f.source}: the bytes were transferred, not copied`);
+      assert.equal(used(fromBytes), used(await inThreadParser.prepare(f.text, f.partitionId, f.source)), f.source);
+    }
+    // A refused file's dead letter keeps its head and length, which the worker sends back.
+    const refused = (await worker.prepare(encoder.encode("[{not json é"), "transcode|us-central", "not-json"))?.refused;
+    assert.equal([refused?.head, refused?.length], ["[{not json é", 12]);
+    // Two views on one buffer (Node's pool of small Buffers): the one sent must not detach the other.
+    const shared = encoder.encode(files[0].text + files[1].text);
+    const first = shared.subarray(0, encoder.encode(files[0].text).byteLength);
+    const second = shared.subarray(first.byteLength);
+    const fromView = await worker.prepare(first, files[0].partitionId, files[0].source);
+    assert.is(second.byteLength, encoder.encode(files[1].text).byteLength, "the other view is intact");
+    assert.is(new TextDecoder().decode(second), files[1].text);
+    assert.equal(used(fromView), used(await inThreadParser.prepare(files[0].text, files[0].partitionId, files[0].source)));
+    // Invalid UTF-8 reads as U+FFFD, as the S3 client's transformToString reads it.
+    const invalid = await worker.prepare(new Uint8Array([0x5b, 0xff, 0x5d]), "transcode|us-central", "invalid-utf8");
+    assert.is(invalid.refused?.head, "[\ufffd]");
+  } finally {
+    await worker.close();
+  }
+});
+
 test("parse worker - files sent before it has loaded are prepared in this thread; a worker that ended is replaced", async () => {
   const worker = new ParseWorkerThread();
   try {
@@ -269,6 +300,9 @@ test("prepared file - a file refused whole is one refusal, not a thrown error", 
   const r = prepareEventFile("[1,", "transcode|us-central", "x", true);
   assert.equal(r.pieces, []);
   assert.ok(r.refused && r.refused.error.length > 0);
+  assert.equal([r.refused.head, r.refused.length], ["[1,", 3]);
+  const long = prepareEventFile("x".repeat(5000), "transcode|us-central", "x", true);
+  assert.equal([long.refused?.head, long.refused?.length], ["x".repeat(2000), 5000]);
 });
 
 async function tablesOf(db: Db) {
