@@ -10,6 +10,8 @@ import type { Logger } from "pino";
 import type { StrataConfig } from "../../config/load-config.ts";
 import { embeddedPaths } from "../../config/paths.ts";
 import { maskServiceUrl } from "../../config/redact.ts";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { openDb } from "../../db/open-db.ts";
 import type { Db } from "../../db/db.ts";
 import { migrate } from "../../db/migrate.ts";
@@ -56,8 +58,19 @@ export interface LocalRuntimeOptions {
   clock?: Clock;
 }
 
-/** The database the configuration selects, migrated. */
-export async function openConfiguredDb(config: StrataConfig, poolSize = 4): Promise<{ db: Db; label: string }> {
+/**
+ * The database the configuration selects, migrated. `existing`: for commands that only read or
+ * act on what is there (payments, replay): without DATABASE_URL, the embedded database must have
+ * been created already (by `strata start` or `strata import`) — otherwise an error says so,
+ * instead of creating an empty one under DATA_DIR and answering from it.
+ */
+export async function openConfiguredDb(config: StrataConfig, poolSize = 4, opts: { existing?: boolean } = {}): Promise<{ db: Db; label: string }> {
+  if (opts.existing && !config.databaseUrl) {
+    const dir = embeddedPaths(config.dataDir).pglite;
+    if (!existsSync(join(dir, "PG_VERSION"))) {
+      throw new Error(`no database: DATABASE_URL is not set and there is no embedded database at ${dir} (strata start or strata import creates it; set STRATA_DATA_DIR if it is elsewhere)`);
+    }
+  }
   const db = config.databaseUrl
     ? await openDb({ databaseUrl: config.databaseUrl, poolSize })
     : await openDb({ dataDir: embeddedPaths(config.dataDir).pglite });

@@ -104,7 +104,7 @@ export const paymentsCommand: Command = {
     }
 
     const config = loadConfig(io.env, { flags: configFlags(args.values), sections: KIND_SECTIONS });
-    const { db } = await openConfiguredDb(config, 2);
+    const { db } = await openConfiguredDb(config, 2, { existing: true });
     try {
       if (action === "list") await list(db, partition, io, json);
       else if (action === "audit") await audit(db, partition, io, json);

@@ -253,7 +253,7 @@ export const replayCommand: Command = {
     if (kind === "vault-term" && entity) throw new UsageError("--entity is not supported for vault-term: its replay rebuilds every term (aggregates and analytics span terms)");
     if (kind === "worker-partition" && entity) requirePartition(entity);
     const config = loadConfig(io.env, { flags: configFlags(args.values), sections: KIND_SECTIONS });
-    const { db } = await openConfiguredDb(config);
+    const { db } = await openConfiguredDb(config, 4, { existing: true });
     let report: ReplayReport;
     try {
       report = await replayKind(db, config, { kind, entity, dryRun: args.values["dry-run"] === true, progress: progressBar(io.err) });

@@ -7,6 +7,10 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { fileURLToPath } from "node:url";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
 import { createTestDatabase } from "../support/databases.ts";
 import { migrate } from "../../db/migrate.ts";
 import type { Queryable } from "../../db/db.ts";
@@ -106,6 +110,21 @@ test("payments - bad arguments are usage errors naming the problem", async () =>
     }
     assert.is((error as Error).name, "UsageError");
     assert.match((error as Error).message, message);
+  }
+});
+
+test("payments and replay - without DATABASE_URL and without an embedded database, they say so and create nothing", async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "strata-no-db-"));
+  const dataDir = path.join(dir, "data");
+  try {
+    for (const argv of [["payments", "list"], ["replay", "--kind", "worker-partition", "--dry-run"]]) {
+      const r = await runStrata(argv, { STRATA_DATA_DIR: dataDir });
+      assert.is(r.code, 1, `${argv.join(" ")}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, /no database: DATABASE_URL is not set and there is no embedded database at/);
+      assert.not.ok(existsSync(dataDir), `${argv.join(" ")} created ${dataDir}`);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 });
 
