@@ -220,6 +220,29 @@ export interface NumberedAppend {
   partitions: { partition: number; firstSeq: number; lastSeq: number; count: number }[];
 }
 
+/**
+ * How appendGapless meets keys the journal already holds:
+ * - `savepoint` (default): the optimistic insert runs under a savepoint; when it meets a
+ *   journaled key it is rolled back to it, the keys are probed and the rest inserted — in the
+ *   caller's transaction, whatever else that holds.
+ * - `whole-transaction`: the optimistic insert runs without a savepoint (two statements fewer per
+ *   append: on ingest's hot path each is a round trip the batch's one-at-a-time journal
+ *   transactions wait for). A journaled key aborts the caller's transaction:
+ *   JournaledKeyConflict is thrown, and the caller runs the whole transaction again with
+ *   `probe-first`. For a caller whose transaction holds nothing it cannot redo.
+ * - `probe-first`: the keys are probed first, then the rest inserted.
+ */
+export type GaplessDedupe = "savepoint" | "whole-transaction" | "probe-first";
+
+/** An append with dedupe `whole-transaction` met a journaled key: its transaction is aborted; run it again with `probe-first`. */
+export class JournaledKeyConflict extends Error {
+  readonly code = "journaled_key_conflict";
+  constructor(kind: string, cause: unknown) {
+    super(`journal ${kind}: the batch holds a key the journal has; run its transaction again probing the keys first`, { cause });
+    this.name = "JournaledKeyConflict";
+  }
+}
+
 /** How a journal stores a batch, for appendGapless (its rows, its dedupe key, its probe). */
 export interface GaplessAppendSpec {
   /** Events in the batch. */
@@ -248,7 +271,7 @@ export interface GaplessAppendSpec {
  * did not hold, numbered gaplessly. Run it in a READ COMMITTED transaction (the default): the
  * statements after the lock must see every append that held these heads before.
  */
-export async function appendGapless(tx: Queryable, kind: string, spec: GaplessAppendSpec): Promise<NumberedAppend> {
+export async function appendGapless(tx: Queryable, kind: string, spec: GaplessAppendSpec, dedupe: GaplessDedupe = "savepoint"): Promise<NumberedAppend> {
   const partitions: number[] = new Array(spec.length);
   for (let i = 0; i < spec.length; i++) partitions[i] = spec.partitionOf(i);
   const head = await lockJournalHeads(tx, kind, partitions);
@@ -266,7 +289,27 @@ export async function appendGapless(tx: Queryable, kind: string, spec: GaplessAp
     }
     return numbered;
   };
+  const probed = async (): Promise<NumberedAppend> => {
+    for (const key of await spec.journaled([...firstOf.keys()])) firstOf.delete(key);
+    try {
+      return await attempt();
+    } catch (err) {
+      if ((err as { code?: string }).code === "23505") {
+        throw new RetryableError(`journal ${kind}: a key of this batch was journaled concurrently; retry the batch`, { code: "journal_race", cause: err });
+      }
+      throw err;
+    }
+  };
 
+  if (dedupe === "probe-first") return probed();
+  if (dedupe === "whole-transaction") {
+    try {
+      return await attempt();
+    } catch (err) {
+      if ((err as { code?: string }).code !== "23505") throw err;
+      throw new JournaledKeyConflict(kind, err);
+    }
+  }
   await tx.query("SAVEPOINT journal_append");
   try {
     const numbered = await attempt();
@@ -276,14 +319,8 @@ export async function appendGapless(tx: Queryable, kind: string, spec: GaplessAp
     if ((err as { code?: string }).code !== "23505") throw err;
     await tx.query("ROLLBACK TO SAVEPOINT journal_append");
   }
-  for (const key of await spec.journaled([...firstOf.keys()])) firstOf.delete(key);
   try {
-    return await attempt();
-  } catch (err) {
-    if ((err as { code?: string }).code === "23505") {
-      throw new RetryableError(`journal ${kind}: a key of this batch was journaled concurrently; retry the batch`, { code: "journal_race", cause: err });
-    }
-    throw err;
+    return await probed();
   } finally {
     await tx.query("RELEASE SAVEPOINT journal_append").catch(() => {});
   }

@@ -18,6 +18,7 @@
  * retried batch are recorded again).
  */
 import type { Db } from "../../db/db.ts";
+import { JournaledKeyConflict, type GaplessDedupe } from "../../db/journal-store.ts";
 import type { DeadLetter, DeadLetterSink } from "../../supervisors/actor-kind.ts";
 import { recordNewDeadLetters, transactionWithDeadLetters } from "../../db/dead-letter-store.ts";
 import type { WorkerEvent } from "./events.ts";
@@ -106,21 +107,32 @@ export async function ingestEventFiles(deps: IngestDeps, partitionId: string, fi
 
   const commit = async (prepared: Prepared, letters: DeadLetter[]): Promise<void> => {
     if (prepared.length === 0 && letters.length === 0) return;
-    const appended = await transactionWithDeadLetters(deps.db, deps.deadLetters, async (tx) => {
-      let inserted = 0;
-      let duplicates = 0;
-      // Seq runs of chunks whose every event was inserted (then seq i holds the chunk's event i).
-      const runs: { firstSeq: number; events: WorkerEvent[] }[] = [];
-      for (const chunk of prepared) {
-        const r = await journalPreparedCounted(tx, chunk.append);
-        inserted += r.inserted;
-        duplicates += r.duplicates;
-        if (r.duplicates === 0 && r.partitions.length === 1) runs.push({ firstSeq: r.partitions[0].firstSeq, events: chunk.events });
-      }
-      // A batch retried after part of it committed parses the same bad records again.
-      await recordNewDeadLetters(deps.deadLetters, tx, letters);
-      return { inserted, duplicates, runs };
-    });
+    // Optimistic: new files hold no journaled ID, so the appends run without savepoints. A
+    // journaled ID (a file delivered again) aborts the transaction, which runs again probing the
+    // IDs first (journal-store.ts, GaplessDedupe).
+    const journal = (dedupe: GaplessDedupe) =>
+      transactionWithDeadLetters(deps.db, deps.deadLetters, async (tx) => {
+        let inserted = 0;
+        let duplicates = 0;
+        // Seq runs of chunks whose every event was inserted (then seq i holds the chunk's event i).
+        const runs: { firstSeq: number; events: WorkerEvent[] }[] = [];
+        for (const chunk of prepared) {
+          const r = await journalPreparedCounted(tx, chunk.append, dedupe);
+          inserted += r.inserted;
+          duplicates += r.duplicates;
+          if (r.duplicates === 0 && r.partitions.length === 1) runs.push({ firstSeq: r.partitions[0].firstSeq, events: chunk.events });
+        }
+        // A batch retried after part of it committed parses the same bad records again.
+        await recordNewDeadLetters(deps.deadLetters, tx, letters);
+        return { inserted, duplicates, runs };
+      });
+    let appended: Awaited<ReturnType<typeof journal>>;
+    try {
+      appended = await journal("whole-transaction");
+    } catch (err) {
+      if (!(err instanceof JournaledKeyConflict)) throw err;
+      appended = await journal("probe-first");
+    }
     // Only committed events go to the tail, with the seqs the journal gave them.
     for (const run of appended.runs) deps.tail?.add(partition.id, run.firstSeq, run.events);
     totals.newEvents += appended.inserted;

@@ -26,7 +26,7 @@
  * actor never re-validates and replay equals live.
  */
 import type { Queryable } from "../../db/db.ts";
-import { appendGapless, type NumberedAppend } from "../../db/journal-store.ts";
+import { appendGapless, type GaplessDedupe, type NumberedAppend } from "../../db/journal-store.ts";
 import { jsonbProblem, jsonText, textProblem } from "../../db/sql.ts";
 import { InputError } from "../../protocols/errors.ts";
 import { ACTIVE_PARTITIONS } from "./partitions.ts";
@@ -232,7 +232,7 @@ async function insertNumbered(tx: Queryable, batch: PreparedEvents, numbered: Nu
  * the next seqs of their partition. A key journaled concurrently under another partition fails
  * the call with a RetryableError (`journal_race`): the batch is retried.
  */
-export async function appendPreparedEvents(tx: Queryable, batch: PreparedEvents): Promise<WorkerAppendSummary & { numbered: NumberedAppend }> {
+export async function appendPreparedEvents(tx: Queryable, batch: PreparedEvents, dedupe: GaplessDedupe = "savepoint"): Promise<WorkerAppendSummary & { numbered: NumberedAppend }> {
   const { events } = batch;
   if (events.length === 0) return { inserted: 0, duplicates: 0, partitions: [], numbered: { order: [], seqs: [], partitions: [] } };
   const numbered = await appendGapless(tx, WORKER_PARTITION_KIND, {
@@ -241,7 +241,7 @@ export async function appendPreparedEvents(tx: Queryable, batch: PreparedEvents)
     keyOf: (i) => events[i].id,
     journaled: async (ids) => (await tx.query<{ event_id: string }>(JOURNALED_IDS, [ids])).rows.map((r) => r.event_id),
     insert: (n) => insertNumbered(tx, batch, n),
-  });
+  }, dedupe);
   return { inserted: numbered.order.length, duplicates: events.length - numbered.order.length, partitions: numbered.partitions, numbered };
 }
 
@@ -252,9 +252,9 @@ export async function journalWorkerEvents(tx: Queryable, events: readonly Worker
   return { inserted, duplicates: r.duplicates };
 }
 
-/** The same append returning only counts and seq ranges (ingest's hot path). */
-export async function journalPreparedCounted(tx: Queryable, prepared: PreparedEvents): Promise<WorkerAppendSummary> {
-  const { inserted, duplicates, partitions } = await appendPreparedEvents(tx, prepared);
+/** The same append returning only counts and seq ranges (ingest's hot path; `dedupe` as appendGapless). */
+export async function journalPreparedCounted(tx: Queryable, prepared: PreparedEvents, dedupe: GaplessDedupe = "savepoint"): Promise<WorkerAppendSummary> {
+  const { inserted, duplicates, partitions } = await appendPreparedEvents(tx, prepared, dedupe);
   return { inserted, duplicates, partitions };
 }
 

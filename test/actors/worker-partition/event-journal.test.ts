@@ -8,10 +8,11 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { testEngines } from "../../support/databases.ts";
 import { migrate } from "../../../db/migrate.ts";
-import type { Db } from "../../../db/db.ts";
+import type { Db, Queryable } from "../../../db/db.ts";
 import { appendToJournal, readJournalHeads } from "../../../db/journal-store.ts";
 import { parseWorkerEvent, type WorkerEvent } from "../../../actors/worker-partition/events.ts";
-import { EVENTS_PER_ROW, WORKER_PARTITION_KIND, journalBucket, journalWorkerEvents, prepareWorkerEvents, readWorkerEvents } from "../../../actors/worker-partition/journal.ts";
+import { EVENTS_PER_ROW, WORKER_PARTITION_KIND, appendPreparedEvents, journalBucket, journalWorkerEvents, prepareWorkerEvents, readWorkerEvents } from "../../../actors/worker-partition/journal.ts";
+import { JournaledKeyConflict } from "../../../db/journal-store.ts";
 import { mergeWriteSets, readPerformanceInputs, saveMerged } from "../../../actors/worker-partition/store.ts";
 import { applyEvents, initialPartitionState } from "../../../actors/worker-partition/partition-state.ts";
 import { takeWriteSet } from "../../../actors/worker-partition/write-set.ts";
@@ -70,6 +71,26 @@ for (const engine of testEngines) {
     const ids = await db.query<{ event_id: string; partition: number; seq: string }>("SELECT event_id, partition, seq FROM worker_event_ids ORDER BY seq");
     assert.equal(ids.rows.map((r) => [r.event_id, Number(r.partition), Number(r.seq)]), [["id-a", 1, 1], ["id-b", 1, 2], ["id-c", 1, 3], ["id-d", 1, 4]]);
     assert.equal(await readJournalHeads(db, WORKER_PARTITION_KIND), new Map([[journalBucket(TC), 4]]));
+  });
+
+  t("event journal - dedupe whole-transaction: a journaled ID aborts the transaction (JournaledKeyConflict, nothing kept); probe-first then journals the fresh ones once", async (db) => {
+    await db.transaction((tx) => journalWorkerEvents(tx, events(TC, [transcodeJob(W1, 1, { id: "w-1" })])));
+    const batch = prepareWorkerEvents(events(TC, [transcodeJob(W1, 2, { id: "w-2" }), transcodeJob(W1, 1, { id: "w-1" }), transcodeJob(W1, 3, { id: "w-3" })]));
+    const fresh = prepareWorkerEvents(events(TC, [transcodeJob(W1, 4, { id: "w-4" })]));
+    const statements: string[] = [];
+    const watch = (tx: Queryable): Queryable => ({ query: (sql, params) => (statements.push(sql), tx.query(sql, params)) }) as Queryable;
+    // New IDs only: no savepoint.
+    assert.equal((await db.transaction((tx) => appendPreparedEvents(watch(tx), fresh, "whole-transaction"))).inserted, 1);
+    assert.not.ok(statements.some((sql) => sql.includes("SAVEPOINT")));
+    const err = await errorOf(db.transaction((tx) => appendPreparedEvents(tx, batch, "whole-transaction")));
+    assert.instance(err, JournaledKeyConflict);
+    assert.equal(await readJournalHeads(db, WORKER_PARTITION_KIND), new Map([[journalBucket(TC), 2]]), "the aborted transaction used no seq");
+    const again = await db.transaction((tx) => appendPreparedEvents(tx, batch, "probe-first"));
+    assert.equal([again.inserted, again.duplicates, again.partitions], [2, 1, [{ partition: journalBucket(TC), firstSeq: 3, lastSeq: 4, count: 2 }]]);
+    assert.equal((await readWorkerEvents(db, TC, 0, 10)).map((e) => [e.seq, e.event.id]), [[1, "w-1"], [2, "w-4"], [3, "w-2"], [4, "w-3"]]);
+    // The default (savepoint) keeps the caller's transaction going after a journaled ID.
+    const both = await db.transaction(async (tx) => [await appendPreparedEvents(tx, batch), await appendPreparedEvents(tx, prepareWorkerEvents(events(TC, [transcodeJob(W1, 5, { id: "w-5" })])))]);
+    assert.equal(both.map((r) => [r.inserted, r.duplicates]), [[0, 3], [1, 0]]);
   });
 
   t("event journal - a batch meeting journaled IDs probes the primary key per ID, never scans the IDs", async (db) => {
