@@ -28,7 +28,12 @@ function runHost(args: object, killAt?: number): Promise<{ code: number | null; 
     });
     child.stderr!.on("data", (d) => (err += String(d)));
     child.once("error", reject);
-    child.once("exit", (code, signal) => (code !== 0 && signal === null ? reject(new Error(`host exited ${code}: ${err.slice(-2000)}`)) : resolve({ code, signal, out })));
+    // The run to be killed must end by our SIGKILL; any other run must exit 0 (a crash by a signal of its own fails the test).
+    child.once("exit", (code, signal) => {
+      const expected = killAt === undefined ? code === 0 : signal === "SIGKILL";
+      if (expected) resolve({ code, signal, out });
+      else reject(new Error(`host ended with code ${code}, signal ${signal} (expected ${killAt === undefined ? "exit 0" : "SIGKILL"}): ${err.slice(-2000)}`));
+    });
   });
 }
 
