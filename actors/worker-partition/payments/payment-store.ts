@@ -70,6 +70,32 @@ export async function appendAudit(q: Queryable, a: AuditRecord): Promise<void> {
   );
 }
 
+/**
+ * Chain ids other than `chainId` that this database's payments were made on (any partition,
+ * any status), with how many payments each: empty when every payment is on `chainId`.
+ */
+export async function foreignChainPayments(q: Queryable, chainId: string): Promise<{ chainId: string; payments: number }[]> {
+  const res = await q.query<{ chain_id: string; n: string }>(
+    "SELECT chain_id::text AS chain_id, count(*)::text AS n FROM payment_wal WHERE chain_id <> $1 GROUP BY chain_id ORDER BY chain_id",
+    [chainId],
+  );
+  return res.rows.map((r) => ({ chainId: r.chain_id, payments: Number(r.n) }));
+}
+
+/**
+ * Why a run on `chainId` must not pay from this database, or null. What the paid ledger holds
+ * was paid on the chain of its WAL entry; amounts paid on one chain say nothing of another. Were
+ * they counted, a database that paid on the embedded dev chain (31337) and then pointed at a
+ * real one would never pay those amounts; were they not, switching between two real chains would
+ * pay them twice. Neither is for the run to decide.
+ */
+export async function foreignChainProblem(q: Queryable, chainId: string): Promise<string | null> {
+  const foreign = await foreignChainPayments(q, chainId);
+  if (foreign.length === 0) return null;
+  const list = foreign.map((f) => `${f.payments} on chain ${f.chainId}${f.chainId === "31337" ? " (the embedded dev chain)" : ""}`).join(", ");
+  return `this database holds payments made on another chain (${list}); this run pays on chain ${chainId} (CHAIN_ID). Amounts paid on one chain do not count on another, so nothing is paid: use a database whose payments are on chain ${chainId} (for the embedded dev chain's throw-away payments, a fresh STRATA_DATA_DIR or DATABASE_URL), or set CHAIN_ID to the chain they were made on`;
+}
+
 /** Per worker of the partition: earned (fee ledger), paid (paid ledger), in flight and blocked (WAL). */
 export async function loadBalances(q: Queryable, partitionId: string): Promise<import("./unpaid.ts").WorkerBalance[]> {
   const res = await q.query<{ eth_address: string; earned: string; paid: string; in_flight: string; blocked: string | null }>(

@@ -90,6 +90,30 @@ test("payments - gas above the cap: no send and a clear reason", async () => {
   }
 });
 
+test("payments - a database holding payments made on another chain pays nothing on this one, and says why", async () => {
+  const fx = await paymentFixture();
+  try {
+    const a = randomAddress();
+    await fx.earn(a, 3n * ETH / 100n);
+    assert.is((await settle(runPayments(fx.deps(), fx.partition, { trigger: "admin" }), fx.clock)).outcome, "done");
+    // The same database (paid on the dev chain, 31337) now pointed at another chain id; earnings grew to 0.08 ETH.
+    await fx.earn(a, 8n * ETH / 100n);
+    const report = await settle(runPayments(fx.deps("host-1", { chainId: "42161" }), fx.partition, { trigger: "admin" }), fx.clock);
+    assert.is(report.outcome, "stopped");
+    if (report.outcome === "busy") throw new Error("unexpected");
+    assert.match(report.stopReason!, /^this database holds payments made on another chain \(1 on chain 31337 \(the embedded dev chain\)\); this run pays on chain 42161 \(CHAIN_ID\)\. Amounts paid on one chain do not count on another, so nothing is paid/);
+    assert.equal(report.results, []);
+    assert.is(await fx.rpc.nonce(fx.payer.address, "pending"), 1, "nothing sent");
+    assert.is((await listWalEntries(fx.db, fx.partition)).length, 1);
+    // Back on the chain the payments were made on, the run pays the new part only.
+    const again = await settle(runPayments(fx.deps(), fx.partition, { trigger: "admin" }), fx.clock);
+    if (again.outcome === "busy") throw new Error("unexpected");
+    assert.equal(again.results.map((r) => [r.amountWei, r.outcome]), [[(5n * ETH / 100n).toString(), "credited"]]);
+  } finally {
+    await fx.close();
+  }
+});
+
 for (const point of [
   { name: "while preparing", phase: "preparing", event: "LEDGER_LOADED" },
   { name: "after its fees were decided", phase: "signing", event: "PREPARED" },
