@@ -255,6 +255,44 @@ export interface GaplessAppendSpec {
   journaled(keys: string[]): Promise<Iterable<string>>;
   /** Inserts the numbered events; a unique violation (23505) means some key is journaled. */
   insert(numbered: NumberedAppend): Promise<void>;
+  /**
+   * The batch's partitions and first occurrences, when the caller computed them ahead of the
+   * transaction (gaplessPlan): then the append does no per-event work before its statements.
+   */
+  plan?: GaplessPlan;
+}
+
+/** What appendGapless needs of a batch before its statements, computable ahead (gaplessPlan). */
+export interface GaplessPlan {
+  /** The seq space (partition) of each event of the batch. */
+  readonly partitions: readonly number[];
+  /** Indexes of the first occurrence of each key, ascending (later repeats are duplicates whatever the journal holds). */
+  readonly firstIndexes: readonly number[];
+  /** Their keys, in the same order. */
+  readonly keys: readonly string[];
+  /** Whether every event is of one partition. */
+  readonly singlePartition: boolean;
+}
+
+/** The plan of a batch (event i: partitionOf(i), keyOf(i)). */
+export function gaplessPlan(length: number, partitionOf: (i: number) => number, keyOf: (i: number) => string): GaplessPlan {
+  const partitions: number[] = new Array(length);
+  let singlePartition = true;
+  for (let i = 0; i < length; i++) {
+    partitions[i] = partitionOf(i);
+    if (partitions[i] !== partitions[0]) singlePartition = false;
+  }
+  const seen = new Set<string>();
+  const firstIndexes: number[] = [];
+  const keys: string[] = [];
+  for (let i = 0; i < length; i++) {
+    const key = keyOf(i);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    firstIndexes.push(i);
+    keys.push(key);
+  }
+  return { partitions, firstIndexes, keys, singlePartition };
 }
 
 /**
@@ -272,17 +310,13 @@ export interface GaplessAppendSpec {
  * statements after the lock must see every append that held these heads before.
  */
 export async function appendGapless(tx: Queryable, kind: string, spec: GaplessAppendSpec, dedupe: GaplessDedupe = "savepoint"): Promise<NumberedAppend> {
-  const partitions: number[] = new Array(spec.length);
-  for (let i = 0; i < spec.length; i++) partitions[i] = spec.partitionOf(i);
-  const head = await lockJournalHeads(tx, kind, partitions);
-  // First occurrence of each key in the batch (later repeats are duplicates whatever the journal holds).
-  const firstOf = new Map<string, number>();
-  for (let i = 0; i < spec.length; i++) {
-    const key = spec.keyOf(i);
-    if (!firstOf.has(key)) firstOf.set(key, i);
-  }
+  const plan = spec.plan ?? gaplessPlan(spec.length, spec.partitionOf, spec.keyOf);
+  if (plan.partitions.length !== spec.length) throw new RangeError(`journal ${kind}: the plan covers ${plan.partitions.length} events, the batch holds ${spec.length}`);
+  const head = await lockJournalHeads(tx, kind, plan.singlePartition && spec.length > 0 ? [plan.partitions[0]] : plan.partitions);
+  // The events to number: the first occurrence of each key, less those the journal holds (probed).
+  let fresh: readonly number[] = plan.firstIndexes;
   const attempt = async (): Promise<NumberedAppend> => {
-    const numbered = numberPerPartition(kind, partitions, [...firstOf.values()], head);
+    const numbered = numberPerPartition(kind, plan, fresh, head);
     if (numbered.order.length > 0) {
       await spec.insert(numbered);
       await advanceJournalHeads(tx, kind, numbered.partitions);
@@ -290,7 +324,8 @@ export async function appendGapless(tx: Queryable, kind: string, spec: GaplessAp
     return numbered;
   };
   const probed = async (): Promise<NumberedAppend> => {
-    for (const key of await spec.journaled([...firstOf.keys()])) firstOf.delete(key);
+    const journaled = new Set(await spec.journaled([...plan.keys]));
+    fresh = plan.firstIndexes.filter((_, n) => !journaled.has(plan.keys[n]));
     try {
       return await attempt();
     } catch (err) {
@@ -326,8 +361,19 @@ export async function appendGapless(tx: Queryable, kind: string, spec: GaplessAp
   }
 }
 
-/** Seqs for the fresh events (indexes into the batch): per partition, in input order, after the locked head. */
-function numberPerPartition(kind: string, partitions: readonly number[], fresh: readonly number[], head: ReadonlyMap<number, number>): NumberedAppend {
+/** Seqs for the fresh events (ascending indexes into the batch): per partition, in input order, after the locked head. */
+function numberPerPartition(kind: string, plan: GaplessPlan, fresh: readonly number[], head: ReadonlyMap<number, number>): NumberedAppend {
+  const partitions = plan.partitions;
+  if (plan.singlePartition) {
+    // One partition: the fresh events in input order, numbered after its head.
+    if (fresh.length === 0) return { order: [], seqs: [], partitions: [] };
+    const partition = partitions[0];
+    const base = head.get(partition);
+    if (base === undefined) throw new Error(`journal ${kind}: partition ${partition} head was not locked`);
+    const seqs: number[] = new Array(fresh.length);
+    for (let n = 0; n < fresh.length; n++) seqs[n] = base + n + 1;
+    return { order: fresh.slice(), seqs, partitions: [{ partition, firstSeq: base + 1, lastSeq: base + fresh.length, count: fresh.length }] };
+  }
   const byPartition = new Map<number, number[]>();
   for (const i of fresh) {
     const list = byPartition.get(partitions[i]);

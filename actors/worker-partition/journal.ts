@@ -26,7 +26,8 @@
  * actor never re-validates and replay equals live.
  */
 import type { Queryable } from "../../db/db.ts";
-import { appendGapless, type GaplessDedupe, type NumberedAppend } from "../../db/journal-store.ts";
+import { appendGapless, gaplessPlan, type GaplessDedupe, type GaplessPlan, type NumberedAppend } from "../../db/journal-store.ts";
+import { pgArrayLiteral } from "../../db/pg-array-literal.ts";
 import { jsonbProblem, jsonText, textProblem } from "../../db/sql.ts";
 import { InputError } from "../../protocols/errors.ts";
 import { ACTIVE_PARTITIONS } from "./partitions.ts";
@@ -92,6 +93,13 @@ export interface PreparedEvents {
    * partitions; a batch that meets journaled IDs serialises its fresh events again, row by row.
    */
   readonly rows: readonly { start: number; end: number; text: string }[] | null;
+  /** The append's plan (partitions, first occurrence of each ID), made ahead of the transaction. */
+  readonly plan: GaplessPlan;
+  /**
+   * The IDs of the plan as the ID insert's parameter (a PostgreSQL array literal where one is
+   * exact, db/pg-array-literal.ts), made ahead too: used when every event is fresh.
+   */
+  readonly idsParam: string | readonly unknown[];
 }
 
 /**
@@ -162,7 +170,8 @@ export function prepareJournalPieces(events: readonly WorkerEvent[], pieces: rea
     i = j;
   }
   if (at !== events.length) throw new RangeError(`prepareJournalPieces: the pieces hold ${at} events, ${events.length} given`);
-  return { events, buckets, rows: single ? rows : null };
+  const plan = gaplessPlan(events.length, (i) => buckets[i], (i) => events[i].id);
+  return { events, buckets, rows: single ? rows : null, plan, idsParam: pgArrayLiteral(plan.keys) };
 }
 
 /** Checks and serialises events ahead of the transaction; throws InputError on one that cannot be stored. */
@@ -197,8 +206,9 @@ SELECT u.event_id, $2::int, $3::bigint + u.n - 1 FROM unnest($1::text[]) WITH OR
 async function insertNumbered(tx: Queryable, batch: PreparedEvents, numbered: NumberedAppend): Promise<void> {
   const { order, seqs } = numbered;
   if (numbered.partitions.length === 1) {
-    // One partition: its seqs are consecutive, in `order`.
-    await tx.query(INSERT_ID_RUN, [order.map((i) => batch.events[i].id), numbered.partitions[0].partition, seqs[0]]);
+    // One partition: its seqs are consecutive, in `order`. Every event fresh: the IDs prepared ahead.
+    const ids = order.length === batch.events.length ? batch.idsParam : order.map((i) => batch.events[i].id);
+    await tx.query(INSERT_ID_RUN, [ids, numbered.partitions[0].partition, seqs[0]]);
   } else {
     await tx.query(INSERT_IDS, [order.map((i) => batch.events[i].id), order.map((i) => batch.buckets[i]), seqs]);
   }
@@ -241,6 +251,7 @@ export async function appendPreparedEvents(tx: Queryable, batch: PreparedEvents,
     keyOf: (i) => events[i].id,
     journaled: async (ids) => (await tx.query<{ event_id: string }>(JOURNALED_IDS, [ids])).rows.map((r) => r.event_id),
     insert: (n) => insertNumbered(tx, batch, n),
+    plan: batch.plan,
   }, dedupe);
   return { inserted: numbered.order.length, duplicates: events.length - numbered.order.length, partitions: numbered.partitions, numbered };
 }

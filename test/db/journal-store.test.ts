@@ -2,7 +2,7 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { migrate } from "../../db/migrate.ts";
-import { appendToJournal, appendToJournalCounted, journalEventProblem, readJournal, readJournalHeads, readJournalPayloads } from "../../db/journal-store.ts";
+import { appendToJournal, appendToJournalCounted, gaplessPlan, journalEventProblem, readJournal, readJournalHeads, readJournalPayloads } from "../../db/journal-store.ts";
 import type { JournalEventInput } from "../../db/journal-store.ts";
 import type { Db, Queryable } from "../../db/db.ts";
 import { InputError } from "../../protocols/errors.ts";
@@ -311,3 +311,12 @@ pgOnly("journal - a later append to a partition waits and commits its seqs after
 });
 
 pgOnly.run();
+
+const plan = suite("gapless plan");
+plan("gapless plan - partitions per event, the first occurrence of each key in input order, and whether one partition holds them all", () => {
+  const keys = ["a", "b", "a", "c", "b"];
+  assert.equal(gaplessPlan(5, () => 3, (i) => keys[i]), { partitions: [3, 3, 3, 3, 3], firstIndexes: [0, 1, 3], keys: ["a", "b", "c"], singlePartition: true });
+  assert.equal(gaplessPlan(3, (i) => [1, 2, 1][i], (i) => ["x", "y", "z"][i]), { partitions: [1, 2, 1], firstIndexes: [0, 1, 2], keys: ["x", "y", "z"], singlePartition: false });
+  assert.equal(gaplessPlan(0, () => 0, () => ""), { partitions: [], firstIndexes: [], keys: [], singlePartition: true });
+});
+plan.run();
