@@ -9,6 +9,8 @@
  * other element (Buffer, Date, object) is returned unchanged for pg to serialise.
  */
 export function pgArrayLiteral(values: readonly unknown[]): string | readonly unknown[] {
+  const plain = plainTextLiteral(values);
+  if (plain !== null) return plain;
   if (jsonSafe(values)) {
     // JSON's escapes of `"` and `\` are the array literal's, `null` unquoted is NULL, and
     // JSON.stringify builds one flat string natively (string concatenation allocated ~5× more).
@@ -35,6 +37,33 @@ export function pgArrayLiteral(values: readonly unknown[]): string | readonly un
   }
   return out + "}";
 }
+
+/**
+ * The literal of a flat array of text and nulls in which JSON.stringify escaped nothing, else
+ * null (the caller then decides as before). Every escape lengthens the output, so "nothing
+ * escaped" is a length comparison instead of a regex run over each element: the same literal
+ * as the JSON path, and for text alone the same as the element-wise path. A valid surrogate pair
+ * is not escaped, but the element-wise path takes it (jsonSafe): with a null beside it the two
+ * paths differ (`NULL` / `null`), so then the output is searched for one.
+ */
+function plainTextLiteral(values: readonly unknown[]): string | null {
+  if (values.length === 0) return null;
+  let expected = values.length + 1; // brackets and commas
+  let nulls = false;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (typeof v === "string") expected += v.length + 2;
+    else if (v === null) {
+      expected += 4;
+      nulls = true;
+    } else return null;
+  }
+  const json = JSON.stringify(values);
+  if (json.length !== expected || (nulls && SURROGATE.test(json))) return null;
+  return "{" + json.slice(1, -1) + "}";
+}
+
+const SURROGATE = /[\ud800-\udfff]/;
 
 /** Characters JSON.stringify escapes differently from an array literal (controls, surrogates). */
 const JSON_UNSAFE = /[\u0000-\u001f\ud800-\udfff]/;

@@ -41,8 +41,6 @@ test("sql - distinctSorted gives one of each in a stable order", () => {
   assert.equal(distinctSorted([10, 2, 2, 1]), [1, 2, 10]);
 });
 
-test.run();
-
 test("sql - pgArrayLiteral writes what pg writes for text, numbers, null and nested arrays; other elements are left to pg", () => {
   assert.is(pgArrayLiteral(["a", 'b"c', "d\\e", null, undefined, 7, 8n, true]), '{"a","b\\"c","d\\\\e",NULL,NULL,"7","8","true"}');
   assert.is(pgArrayLiteral([["x"], []]), '{{"x"},{}}');
@@ -63,3 +61,43 @@ test("sql - pgArrayLiteral's JSON path and its element-wise path agree on what P
   assert.is(pgArrayLiteral([undefined, 1n]), '{NULL,"1"}');
   assert.is(pgArrayLiteral([NaN]), '{"NaN"}');
 });
+
+/** pgArrayLiteral as it was before the length check (jsonSafe's regex over every element). */
+function literalBeforeLengthCheck(values: readonly unknown[]): string | readonly unknown[] {
+  const safe = values.every((v) => (typeof v === "string" ? !/[\u0000-\u001f\ud800-\udfff]/.test(v) : typeof v === "number" ? Number.isFinite(v) : v === null));
+  if (safe) return "{" + JSON.stringify(values).slice(1, -1) + "}";
+  let out = "{";
+  for (let i = 0; i < values.length; i++) {
+    if (i > 0) out += ",";
+    const v = values[i];
+    if (v === null || v === undefined) out += "NULL";
+    else if (typeof v === "string") out += '"' + v.replace(/\\/g, "\\\\").replace(/"/g, '\\"') + '"';
+    else if (typeof v === "number" || typeof v === "bigint" || typeof v === "boolean") out += '"' + String(v) + '"';
+    else return values;
+  }
+  return out + "}";
+}
+
+test("sql - pgArrayLiteral's length check gives byte for byte the literal of the regex check", () => {
+  const pieces = ["a", "0x5A", "", '"', "\\", "\n", "\u0000", "\u001f", "😀", "\ud800", "\udfff", "é", " ", ",", "{", "NULL"];
+  const others: unknown[] = [null, null, 7, -1.5, NaN, undefined, 3n];
+  let seed = 12345;
+  const next = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2147483648), seed % n);
+  const cases: unknown[][] = [[], [""], [null], ["😀", null], ["😀"], ["a", null, "b"], ['"', null], ["\ud800", "x"]];
+  for (let c = 0; c < 3000; c++) {
+    const row: unknown[] = [];
+    const len = next(6);
+    for (let i = 0; i < len; i++) {
+      if (next(4) === 0) row.push(others[next(c % 3 === 0 ? others.length : 2)]);
+      else {
+        let s = "";
+        for (let k = next(4); k > 0; k--) s += pieces[next(c % 2 === 0 ? 2 : pieces.length)];
+        row.push(s);
+      }
+    }
+    cases.push(row);
+  }
+  for (const values of cases) assert.equal(pgArrayLiteral(values), literalBeforeLengthCheck(values), values.map((v) => `${typeof v}:${String(v)}`).join("|"));
+});
+
+test.run();
