@@ -8,8 +8,9 @@
  * - counterTermId: keccak256(COUNTER_SALT ‖ termId bytes) with COUNTER_SALT = keccak256("COUNTER_SALT").
  * - decodeAtomData: hex bytes (rindexer sends them without 0x) → UTF-8 text when valid, else null.
  */
-import { getAddress, keccak256, toUtf8Bytes, concat, getBytes } from "ethers";
+import { getAddress, keccak256, toUtf8Bytes, getBytes } from "ethers";
 import { InputError } from "../../protocols/errors.ts";
+import { BoundedMemo } from "./bounded-memo.ts";
 
 export function ensureHexPrefix(value: string): string {
   return value.startsWith("0x") || value.startsWith("0X") ? value : "0x" + value;
@@ -40,34 +41,41 @@ export function parseHexTimestamp(value: string, what = "block_timestamp"): numb
   return n;
 }
 
-// EIP-55 needs a keccak per address (~25 µs in JS); accounts repeat, so results are memoised
-// (bounded: cleared when full, which only costs recomputation).
-const CHECKSUM_CACHE_LIMIT = 100_000;
-const checksumCache = new Map<string, string>();
+// EIP-55 needs a keccak per address (~25 µs in JS); accounts repeat, so results are memoised by
+// the address as received (its validation and lower-casing are skipped too), bounded: cleared
+// when full, which only costs recomputation.
+export const CHECKSUM_MEMO_LIMIT = 100_000;
+const checksums = new BoundedMemo<string>(CHECKSUM_MEMO_LIMIT);
 
 /** EIP-55 checksum of a 40-hex-digit address (input case ignored). */
 export function checksumAddress(value: string, what = "address"): string {
+  const known = checksums.get(value);
+  if (known !== undefined) return known;
   const hex = value.startsWith("0x") || value.startsWith("0X") ? value.slice(2) : value;
   if (hex.length !== 40 || !HEX_DIGITS.test(hex)) {
     throw new InputError(`${what}: expected 40 hex digits, got ${JSON.stringify(value)}`, { code: "bad_address" });
   }
-  const lower = hex.toLowerCase();
-  let out = checksumCache.get(lower);
-  if (out === undefined) {
-    out = getAddress("0x" + lower);
-    if (checksumCache.size >= CHECKSUM_CACHE_LIMIT) checksumCache.clear();
-    checksumCache.set(lower, out);
-  }
+  const out = getAddress("0x" + hex.toLowerCase());
+  checksums.set(value, out);
   return out;
 }
 
+/** How many checksums are memoised (never above CHECKSUM_MEMO_LIMIT). */
+export function checksumMemoSize(): number {
+  return checksums.size;
+}
+
 export const COUNTER_SALT = keccak256(toUtf8Bytes("COUNTER_SALT"));
+const COUNTER_SALT_BYTES = getBytes(COUNTER_SALT);
 
 /** The counter (against) term of a triple: keccak256(COUNTER_SALT ‖ termId), lower-case 0x + 64 hex. */
 export function counterTermId(termId: string): string {
   const hex = termId.startsWith("0x") || termId.startsWith("0X") ? termId.slice(2) : termId;
   if (hex.length !== 64 || !HEX_DIGITS.test(hex)) throw new InputError(`termId: expected bytes32 (64 hex digits), got ${JSON.stringify(termId)}`, { code: "bad_term_id" });
-  return keccak256(concat([getBytes(COUNTER_SALT), getBytes("0x" + hex)]));
+  const input = new Uint8Array(64);
+  input.set(COUNTER_SALT_BYTES, 0);
+  input.set(hexToBytes(hex), 32);
+  return keccak256(input);
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
