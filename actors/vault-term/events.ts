@@ -9,7 +9,7 @@
 import { z } from "zod";
 import { validate } from "../../protocols/validation.ts";
 import { InputError } from "../../protocols/errors.ts";
-import { normalizeCommonEvent } from "./events-fast-path.ts";
+import { normalizeCommonEvent, normalizeCreationEvent } from "./events-fast-path.ts";
 import { checksumAddress, counterTermId, decodeAtomData, ensureHexPrefix, hexToBytes, parseHexTimestamp, parseLogIndex } from "./normalize.ts";
 
 /** A uint256 as a decimal string (a JSON integer is accepted and turned into its string). */
@@ -190,7 +190,7 @@ function txInfo(t: z.output<typeof transactionInformationSchema>): TxInfo {
 
 /** Validate and normalise one decoded event object. Throws InputError naming the failing field. */
 export function normalizeEvent(eventName: string, data: unknown, what = "vault-term"): VaultEvent {
-  return normalizeCommonEvent(eventName, data) ?? normalizeEventWithSchemas(eventName, data, what);
+  return normalizeCommonEvent(eventName, data) ?? normalizeCreationEvent(eventName, data) ?? normalizeEventWithSchemas(eventName, data, what);
 }
 
 /** `normalizeEvent` through the zod schemas only (the definition; the fast path must agree). */
