@@ -6,7 +6,7 @@
  * replay (with the whole journal), so replay and live run the same code.
  */
 import type { Queryable } from "../../db/db.ts";
-import { termsOf, type TermEvent, type VaultEvent } from "./events.ts";
+import type { TermEvent, VaultEvent } from "./events.ts";
 import { reduceTerm, type TermChanges } from "./reducer.ts";
 import { loadTermStates, saveTermStates } from "./term-store.ts";
 import { lockIds, LOCK_NAMESPACE } from "./term-locks.ts";
@@ -23,13 +23,16 @@ export interface ApplySummary {
 /** Events grouped by the term actor that applies them (TripleCreated goes to the triple and its counter term). */
 export function groupByTerm(events: readonly VaultEvent[]): Map<string, TermEvent[]> {
   const groups = new Map<string, TermEvent[]>();
+  const add = (term: string, e: TermEvent) => {
+    const list = groups.get(term);
+    if (list) list.push(e);
+    else groups.set(term, [e]);
+  };
   for (const e of events) {
+    // termsOf(e), without an array per event.
     if (e.type === "Generic") continue;
-    for (const term of termsOf(e)) {
-      let list = groups.get(term);
-      if (!list) groups.set(term, (list = []));
-      list.push(e);
-    }
+    add(e.termId, e);
+    if (e.type === "TripleCreated") add(e.counterTermId, e);
   }
   return groups;
 }

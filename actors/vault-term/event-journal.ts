@@ -32,16 +32,17 @@ interface TableSpec<E extends VaultEvent> {
   read?: { select?: string; fromRow(r: Row, tx: TxInfo): E };
 }
 
-const txValues = (t: TxInfo): (string | null)[] => [
-  t.transactionHash,
-  String(t.logIndex),
-  t.address,
-  t.blockHash,
-  String(t.blockNumber),
-  t.network,
-  String(t.transactionIndex),
-  t.blockTimestamp === null ? null : String(t.blockTimestamp),
-];
+/** The TX_COLS values of one event, pushed onto the first eight column arrays. */
+function pushTxValues(arrays: (string | null)[][], t: TxInfo): void {
+  arrays[0].push(t.transactionHash);
+  arrays[1].push(String(t.logIndex));
+  arrays[2].push(t.address);
+  arrays[3].push(t.blockHash);
+  arrays[4].push(String(t.blockNumber));
+  arrays[5].push(t.network);
+  arrays[6].push(String(t.transactionIndex));
+  arrays[7].push(t.blockTimestamp === null ? null : String(t.blockTimestamp));
+}
 
 const SPECS: { [K in VaultEvent["type"]]: TableSpec<Extract<VaultEvent, { type: K }>> } = {
   AtomCreated: {
@@ -150,6 +151,21 @@ function selectExpr(col: string, cast: string): string {
   return col + cast;
 }
 
+/** The insert statement of a table (built once per table). */
+function insertStatement(spec: TableSpec<VaultEvent>): string {
+  const cols = [...TX_COLS, ...spec.cols];
+  const casts = [...TX_CASTS, ...spec.casts];
+  const params = cols.map((_, i) => `$${i + 1}::text[]`).join(", ");
+  return `INSERT INTO ${spec.table} (${cols.join(", ")})
+       SELECT ${cols.map((c, i) => selectExpr(c, casts[i])).join(", ")}
+         FROM unnest(${params}) AS r(${cols.join(", ")})
+       ON CONFLICT (transaction_hash, log_index) DO NOTHING
+       RETURNING transaction_hash, log_index::text AS log_index`;
+}
+const INSERTS = new Map<VaultEvent["type"], string>();
+
+const byKey = (a: VaultEvent, b: VaultEvent) => (a.tx.transactionHash < b.tx.transactionHash ? -1 : a.tx.transactionHash > b.tx.transactionHash ? 1 : a.tx.logIndex - b.tx.logIndex);
+
 /** Insert the events; returns the ones the journal had not seen (first occurrence wins within the batch). */
 export async function appendEvents<E extends VaultEvent>(tx: Queryable, events: readonly E[]): Promise<E[]> {
   const byType = new Map<VaultEvent["type"], Map<string, E>>();
@@ -162,20 +178,18 @@ export async function appendEvents<E extends VaultEvent>(tx: Queryable, events: 
   const fresh: E[] = [];
   for (const [type, unique] of [...byType].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const spec = SPECS[type] as TableSpec<VaultEvent>;
-    const rows = [...unique.values()].sort((a, b) => (a.tx.transactionHash < b.tx.transactionHash ? -1 : a.tx.transactionHash > b.tx.transactionHash ? 1 : a.tx.logIndex - b.tx.logIndex));
-    const cols = [...TX_COLS, ...spec.cols];
-    const casts = [...TX_CASTS, ...spec.casts];
-    const arrays: (string | null)[][] = cols.map(() => []);
-    for (const e of rows) [...txValues(e.tx), ...spec.values(e)].forEach((v, i) => arrays[i].push(v));
-    const params = cols.map((_, i) => `$${i + 1}::text[]`).join(", ");
-    const res = await tx.query<{ transaction_hash: string; log_index: string }>(
-      `INSERT INTO ${spec.table} (${cols.join(", ")})
-       SELECT ${cols.map((c, i) => selectExpr(c, casts[i])).join(", ")}
-         FROM unnest(${params}) AS r(${cols.join(", ")})
-       ON CONFLICT (transaction_hash, log_index) DO NOTHING
-       RETURNING transaction_hash, log_index::text AS log_index`,
-      arrays,
-    );
+    let sql = INSERTS.get(type);
+    if (sql === undefined) INSERTS.set(type, (sql = insertStatement(spec)));
+    const rows = [...unique.values()].sort(byKey);
+    const width = TX_COLS.length + spec.cols.length;
+    const arrays: (string | null)[][] = [];
+    for (let i = 0; i < width; i++) arrays.push([]);
+    for (const e of rows) {
+      pushTxValues(arrays, e.tx);
+      const values = spec.values(e);
+      for (let i = 0; i < values.length; i++) arrays[TX_COLS.length + i].push(values[i]);
+    }
+    const res = await tx.query<{ transaction_hash: string; log_index: string }>(sql, arrays);
     for (const r of res.rows) fresh.push(unique.get(`${r.transaction_hash}#${r.log_index}`)!);
   }
   return fresh;

@@ -19,12 +19,7 @@ export function marketCap(totalShares: bigint, sharePrice: bigint): bigint | nul
   return value > NUMERIC_78_MAX || value < -NUMERIC_78_MAX ? null : value;
 }
 
-/** Σ as SQL SUM does it (null inputs skipped); a sum that does not fit NUMERIC(78,0) gives null. */
-export function sumNumeric(values: Iterable<bigint | null>): bigint | null {
-  let total = 0n;
-  for (const v of values) {
-    if (v === null) continue;
-    total += v;
-  }
+/** A Σ of NUMERIC(78,0) values (nulls skipped, as SQL SUM does) as stored: null when it does not fit. */
+export function numericSum(total: bigint): bigint | null {
   return total > NUMERIC_78_MAX ? null : total;
 }

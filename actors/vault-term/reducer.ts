@@ -14,7 +14,7 @@
  *    row (the earlier system used "the last processed event", which depends on arrival order).
  */
 import type { TermEvent, Deposited, Redeemed, SharePriceChanged, AtomCreated, TripleCreated } from "./events.ts";
-import { marketCap, sumNumeric } from "./market-cap.ts";
+import { marketCap, numericSum } from "./market-cap.ts";
 import {
   VAULT_TYPES,
   isEventNewer,
@@ -235,8 +235,14 @@ export function reduceTermInto(state: TermState, events: readonly TermEvent[], c
     }
   }
   if (state.term) {
-    const totalAssets = sumNumeric([...state.vaults.values()].map((v) => v.totalAssets)) ?? 0n;
-    const totalMarketCap = sumNumeric([...state.vaults.values()].map((v) => v.marketCap));
+    let assets = 0n;
+    let caps = 0n;
+    for (const v of state.vaults.values()) {
+      assets += v.totalAssets;
+      if (v.marketCap !== null) caps += v.marketCap;
+    }
+    const totalAssets = numericSum(assets) ?? 0n;
+    const totalMarketCap = numericSum(caps);
     if (totalAssets !== state.term.totalAssets || totalMarketCap !== state.term.totalMarketCap) {
       state.term.totalAssets = totalAssets;
       state.term.totalMarketCap = totalMarketCap;

@@ -157,7 +157,7 @@ class Columns {
     this.cols = Array.from({ length: n }, () => []);
   }
   push(...values: (string | null)[]) {
-    values.forEach((v, i) => this.cols[i].push(v));
+    for (let i = 0; i < values.length; i++) this.cols[i].push(values[i]);
   }
   get size() {
     return this.cols[0].length;
