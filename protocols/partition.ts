@@ -10,8 +10,22 @@
 export const DEFAULT_PARTITIONS = 16;
 const encoder = new TextEncoder();
 
+/** FNV-1a (32 bit) of the text's UTF-8 bytes. */
 export function fnv1a32(text: string): number {
   let h = 0x811c9dc5;
+  // ASCII text (entity ids: hex, partition names) is its own UTF-8: hashed without encoding it.
+  let ascii = true;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c > 0x7f) {
+      ascii = false;
+      break;
+    }
+    h ^= c;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  if (ascii) return h >>> 0;
+  h = 0x811c9dc5;
   for (const byte of encoder.encode(text)) {
     h ^= byte;
     h = Math.imul(h, 0x01000193) >>> 0;

@@ -8,6 +8,16 @@ test("partition - FNV-1a 32-bit matches the published test vectors", () => {
   assert.is(fnv1a32("foobar"), 0xbf9cf968);
 });
 
+test("partition - non-ASCII text hashes its UTF-8 bytes, as the byte-wise definition does", () => {
+  const byBytes = (text: string) => {
+    let h = 0x811c9dc5;
+    for (const byte of new TextEncoder().encode(text)) h = Math.imul(h ^ byte, 0x01000193) >>> 0;
+    return h >>> 0;
+  };
+  for (const text of ["é", "ab€cd", "0xabc\u00ff", "😀 term", "x".repeat(70) + "ü"]) assert.is(fnv1a32(text), byBytes(text), text);
+  assert.is(fnv1a32("0x" + "ab".repeat(32)), byBytes("0x" + "ab".repeat(32)));
+});
+
 test("partition - the documented vector is stable", () => {
   assert.is(partitionOf("transcode|eu-central", 16), 10);
   assert.is(partitionOf("transcode|eu-central"), 10);
