@@ -131,13 +131,19 @@ export function vaultTermKind(opts: VaultTermKindOptions = {}): ActorKind<TermAc
       const c = state.core;
       if (msg.type === APPLY) {
         const body = msg.body as ApplyBody;
-        const keys = new Set<string>();
-        const fresh: TermEvent[] = [];
-        for (const e of body.events) {
-          const key = eventKey(e);
-          if (keys.has(key) || c.seen?.has(key)) continue;
-          keys.add(key);
-          fresh.push(e);
+        let fresh: TermEvent[];
+        if (body.events.length === 1 && !c.seen) {
+          // The common message: one event, no rebuild's keys to check it against.
+          fresh = body.events;
+        } else {
+          const keys = new Set<string>();
+          fresh = [];
+          for (const e of body.events) {
+            const key = eventKey(e);
+            if (keys.has(key) || c.seen?.has(key)) continue;
+            keys.add(key);
+            fresh.push(e);
+          }
         }
         if (fresh.length === 0) return { state };
         if (c.applied + fresh.length === body.journaled) {
