@@ -26,7 +26,8 @@ import { WORKER_PARTITION_KIND, readWorkerEvents } from "./journal.ts";
 import { applyEvents, initialPartitionState, type PartitionState } from "./partition-state.ts";
 import { requirePartition } from "./partitions.ts";
 import { buildSummary, DEFAULT_PAYMENT_THRESHOLD_WEI, type PartitionSummary } from "./summary.ts";
-import { loadPartitionStates, mergeWriteSets, readPaidWei, saveMerged } from "./store.ts";
+import { loadPartitionStates, mergeWriteSets, saveMerged } from "./store.ts";
+import { paidTotals } from "./payments/payment-store.ts";
 import { takeWriteSet, type WriteSet } from "./write-set.ts";
 import type { JournalTail } from "./journal-tail.ts";
 
@@ -69,7 +70,7 @@ export function createWorkerPartitionKind(opts: WorkerPartitionKindOptions): Act
   let lastSerial = 0;
 
   async function summarize(db: Queryable, state: PartitionState): Promise<PartitionSummary> {
-    const paidLower = await readPaidWei(db, state.partitionId);
+    const paidLower = await paidTotals(db, state.partitionId);
     const paidWei = new Map<string, bigint>();
     for (const address of state.fees.keys()) {
       const paid = paidLower.get(address.toLowerCase());

@@ -318,19 +318,6 @@ export async function readSummary(db: Queryable, partitionId: string): Promise<u
   return res.rows[0]?.summary ?? null;
 }
 
-/** Paid amounts per worker from the payments engineer's `payment_ledger`, when that table exists. */
-export async function readPaidWei(db: Queryable, partitionId: string): Promise<Map<string, bigint>> {
-  const exists = await db.query<{ t: string | null }>("SELECT to_regclass('payment_ledger')::text AS t");
-  const out = new Map<string, bigint>();
-  if (!exists.rows[0]?.t) return out;
-  const res = await db.query<{ a: string; paid: string }>(
-    "SELECT lower(eth_address) AS a, sum(amount_wei)::text AS paid FROM payment_ledger WHERE partition_id = $1 GROUP BY lower(eth_address)",
-    [partitionId],
-  );
-  for (const r of res.rows) out.set(r.a, BigInt(r.paid));
-  return out;
-}
-
 /**
  * Derived tables of this kind as replay compares them (one row per fact): worker_processed_jobs
  * is the view over worker_processed_job_chunks, whose cut into chunks is how the saves fell
