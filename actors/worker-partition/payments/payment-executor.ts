@@ -16,7 +16,7 @@ import type { Clock } from "../../../supervisors/clock.ts";
 import type { CurrentPayment, PaymentEvent, PaymentIntent } from "./payment-machine.ts";
 import { RpcNodeError } from "./rpc-client.ts";
 import type { RpcClient } from "./rpc-client.ts";
-import { creditPayment, foreignChainProblem, getWalEntry, loadBalances, markAmbiguous, markBroadcast, markReverted, maxWalNonce, writeWalEntry } from "./payment-store.ts";
+import { creditPayment, getWalEntry, loadBalances, markAmbiguous, markBroadcast, markReverted, maxWalNonce, writeWalEntry } from "./payment-store.ts";
 import type { LeaseToken } from "./payment-store.ts";
 
 export interface PaymentExecutorDeps {
@@ -39,8 +39,6 @@ export class PaymentExecutor {
     switch (intent.type) {
       case "loadLedger":
         try {
-          const foreign = await foreignChainProblem(this.deps.db, intent.chainId);
-          if (foreign !== null) return { type: "LEDGER_FAILED", reason: foreign };
           return { type: "LEDGER_LOADED", balances: await loadBalances(this.deps.db, intent.partitionId) };
         } catch (err) {
           return { type: "LEDGER_FAILED", reason: `could not read the fee and payment ledgers: ${(err as Error).message}` };

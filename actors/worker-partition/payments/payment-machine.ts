@@ -364,8 +364,7 @@ export function changedSettings(before: PaymentSettings, after: PaymentSettings)
 /** What the driver must do next for a snapshot: the machine's intents, derived from its state. */
 export type PaymentIntent =
   | { type: "awaitTrigger" }
-  /** Read the partition's balances; first check that every payment of the database is on `chainId`. */
-  | { type: "loadLedger"; partitionId: string; chainId: string }
+  | { type: "loadLedger"; partitionId: string }
   | { type: "prepare"; payment: CurrentPayment }
   | { type: "sign"; payment: CurrentPayment; chainId: string; gasLimit: string }
   | { type: "writeWal"; payment: CurrentPayment; chainId: string; gasLimit: string }
@@ -388,7 +387,7 @@ export function intentOf(snapshot: PaymentRunSnapshot): PaymentIntent {
     case "idle":
       return { type: "awaitTrigger" };
     case "loadingLedger":
-      return { type: "loadLedger", partitionId: ctx.partitionId, chainId: ctx.settings.chainId };
+      return { type: "loadLedger", partitionId: ctx.partitionId };
     case "preparing":
       return { type: "prepare", payment: cur };
     case "signing":

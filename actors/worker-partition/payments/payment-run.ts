@@ -24,7 +24,7 @@ import { PaymentExecutor } from "./payment-executor.ts";
 import { reconcileOpenPayments } from "./payment-recovery.ts";
 import type { RecoveryOutcome } from "./payment-recovery.ts";
 import type { RpcClient } from "./rpc-client.ts";
-import { acquireLease, appendAudit, findRunningRun, getWalEntry, releaseLease, renewLease, saveRun } from "./payment-store.ts";
+import { acquireLease, appendAudit, findRunningRun, foreignChainProblem, getWalEntry, releaseLease, renewLease, saveRun } from "./payment-store.ts";
 import type { SkippedWorker } from "./unpaid.ts";
 
 export interface PaymentRunDeps {
@@ -79,6 +79,15 @@ export async function runPayments(deps: PaymentRunDeps, partitionId: string, opt
   }
   let halted = false;
   try {
+    // Before anything touches the chain (recovery included: an open entry of another chain would
+    // be judged by this chain's nonces), every payment of the database must be on this chain.
+    const foreign = await foreignChainProblem(db, deps.settings.chainId);
+    if (foreign !== null) {
+      const runId = freshRunId;
+      await appendAudit(db, { partitionId, runId, event: "run_refused", detail: { reason: foreign, trigger: opts.trigger } });
+      log.error({ partition: partitionId, runId, reason: foreign }, `payment run refused: ${foreign}`);
+      return { outcome: "stopped", partitionId, runId, resumed: false, recovery: [], results: [], skipped: [], stopReason: foreign };
+    }
     const recovery = await reconcileOpenPayments(deps, partitionId);
     const unfinished = await findRunningRun(db, partitionId);
     const runId = unfinished?.runId ?? freshRunId;

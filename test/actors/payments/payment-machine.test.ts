@@ -74,7 +74,7 @@ test("machine - idle waits for a deliberate trigger", () => {
   assert.equal(intentOf(s), { type: "awaitTrigger" });
   assert.is(phaseOf(run(s, { type: "RECEIPT_PENDING" })), "idle");
   const loading = run(s, { type: "TRIGGER" });
-  assert.equal(intentOf(loading), { type: "loadLedger", partitionId: "transcode|us-west", chainId: "31337" });
+  assert.equal(intentOf(loading), { type: "loadLedger", partitionId: "transcode|us-west" });
 });
 
 test("machine - nothing above the threshold ends done with nothing sent", () => {

@@ -102,9 +102,17 @@ test("payments - a database holding payments made on another chain pays nothing 
     assert.is(report.outcome, "stopped");
     if (report.outcome === "busy") throw new Error("unexpected");
     assert.match(report.stopReason!, /^this database holds payments made on another chain \(1 on chain 31337 \(the embedded dev chain\)\); this run pays on chain 42161 \(CHAIN_ID\)\. Amounts paid on one chain do not count on another, so nothing is paid/);
-    assert.equal(report.results, []);
+    assert.equal([report.results, report.recovery], [[], []]);
     assert.is(await fx.rpc.nonce(fx.payer.address, "pending"), 1, "nothing sent");
     assert.is((await listWalEntries(fx.db, fx.partition)).length, 1);
+    assert.ok((await listAudit(fx.db, fx.partition)).some((x) => x.event === "run_refused" && String(x.detail.reason).includes("chain 31337")));
+    // An open entry of the other chain is not judged by this chain (no recovery runs): it stays as it was.
+    await fx.db.query("UPDATE payment_wal SET status = 'broadcast' WHERE partition_id = $1", [fx.partition]);
+    const refused = await settle(runPayments(fx.deps("host-1", { chainId: "42161" }), fx.partition, { trigger: "admin" }), fx.clock);
+    if (refused.outcome === "busy") throw new Error("unexpected");
+    assert.equal([refused.outcome, refused.recovery], ["stopped", []]);
+    assert.equal((await listWalEntries(fx.db, fx.partition)).map((w) => w.status), ["broadcast"]);
+    await fx.db.query("UPDATE payment_wal SET status = 'credited' WHERE partition_id = $1", [fx.partition]);
     // Back on the chain the payments were made on, the run pays the new part only.
     const again = await settle(runPayments(fx.deps(), fx.partition, { trigger: "admin" }), fx.clock);
     if (again.outcome === "busy") throw new Error("unexpected");
