@@ -170,6 +170,20 @@ export class ActorSystem {
   }
 
   /**
+   * tell when there is room, for ingress loops that send many messages: true when it was sent (a
+   * local mailbox with room, or over the transport: a plain tell), false — nothing sent, nothing
+   * refused or counted — when the actor's local mailbox is full; the caller then waits with
+   * `send`. No promise per message, unlike `send`.
+   */
+  trySend(kind: string, entityId: string, type: string, body: unknown, opts: SendOptions = {}): boolean {
+    if (type === STATE_TYPE) throw new TypeError(`${STATE_TYPE} is a query answered by the runtime: use ask`);
+    const env = this.envelope(kind, type, body, opts);
+    if (this.isLocal(kind, entityId) && this.supervisor(kind).isFull(entityId)) return false;
+    this.route(kind, entityId, env, opts.source ?? "local", false);
+    return true;
+  }
+
+  /**
    * tell with back-pressure, for ingress: when the local mailbox is full, waits until the actor
    * has room and tries again (over a transport it is a plain tell).
    */

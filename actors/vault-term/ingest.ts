@@ -15,7 +15,6 @@ import { applyTermEvents, eventCounts, groupByTerm } from "./apply.ts";
 import { bumpJournaled } from "./term-progress.ts";
 import { APPLY, VAULT_TERM_ACTOR_KIND, type ApplyBody } from "./term-actor-kind.ts";
 import type { ActorSystem } from "../../supervisors/actor-system.ts";
-import { MailboxFullError } from "../../supervisors/runtime-errors.ts";
 import type { Queryable } from "../../db/db.ts";
 import type { ParsedMessage } from "./rindexer-entry.ts";
 import type { VaultEvent } from "./events.ts";
@@ -78,15 +77,15 @@ async function recordDeadLetters(tx: Queryable, bad: readonly Extract<ParsedMess
 /**
  * The actor path (one vault-term actor per term): ONE transaction appends the batch to the
  * journal, bumps the journaled count of each term with fresh events and keeps the dead letters;
- * after it commits, each term's fresh events go to its actor (a tell; `system.send`, which waits
- * for room, when the mailbox is full) with the count the commit returned. The caller acknowledges its source
+ * after it commits, each term's fresh events go to its actor (`system.trySend`; `system.send`,
+ * which waits for room, when the mailbox is full) with the count the commit returned. The caller acknowledges its source
  * after this resolves; the actors' own commits follow (group commit), and a crash in between is
  * caught up from the journal (term-actor-kind.ts). `analyticsTerms` is empty: the actors queue
  * and notify analytics themselves.
  */
 export async function journalAndSend(
   messages: readonly ParsedMessage[],
-  opts: IngestOptions & { system: Pick<ActorSystem, "send" | "tell"> },
+  opts: IngestOptions & { system: Pick<ActorSystem, "send" | "trySend"> },
 ): Promise<IngestSummary> {
   const events: VaultEvent[] = [];
   const bad: Extract<ParsedMessage, { ok: false }>[] = [];
@@ -103,13 +102,8 @@ export async function journalAndSend(
   });
   for (const [term, list] of groups) {
     const body: ApplyBody = { events: list, journaled: journaled.get(term)! };
-    // A tell where the mailbox has room (no promise per term); a full one is waited for by send.
-    try {
-      opts.system.tell(VAULT_TERM_ACTOR_KIND, term, APPLY, body);
-    } catch (err) {
-      if (!(err instanceof MailboxFullError)) throw err;
-      await opts.system.send(VAULT_TERM_ACTOR_KIND, term, APPLY, body);
-    }
+    // Sent at once where the mailbox has room (no promise per term); a full one is waited for.
+    if (!opts.system.trySend(VAULT_TERM_ACTOR_KIND, term, APPLY, body)) await opts.system.send(VAULT_TERM_ACTOR_KIND, term, APPLY, body);
   }
   return {
     messages: messages.length,
@@ -124,7 +118,7 @@ export async function journalAndSend(
 /** `journalAndSend` over `lanes` concurrent transactions, events split by the partition of their term. */
 export async function journalAndSendInLanes(
   messages: readonly ParsedMessage[],
-  opts: IngestOptions & { system: Pick<ActorSystem, "send" | "tell">; lanes: number },
+  opts: IngestOptions & { system: Pick<ActorSystem, "send" | "trySend">; lanes: number },
 ): Promise<IngestSummary> {
   const split = splitLanes(messages, opts.lanes);
   const results = await Promise.all(split.map((l) => journalAndSend(l, opts)));

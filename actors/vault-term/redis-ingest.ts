@@ -26,7 +26,7 @@ export interface VaultTermRedisOptions
    * vault-term actor (which must be registered on this system: `vaultTermKind`). Without it, the
    * direct path journals and applies in one transaction (per-term advisory locks).
    */
-  system?: Pick<ActorSystem, "send" | "tell">;
+  system?: Pick<ActorSystem, "send" | "trySend">;
   /** Concurrent transactions per batch, events split by term partition (WORKERS; default 1). */
   lanes?: number;
   /** `redis` guards the stream reads, `postgres` the batch commits. */

@@ -35,7 +35,7 @@ export interface ImportOptions {
   db: Db;
   deadLetters: DeadLetterSink;
   /** Must have the vault-term kinds registered (`registerVaultTermKinds`). */
-  system: Pick<ActorSystem, "send" | "tell" | "whenIdle">;
+  system: Pick<ActorSystem, "send" | "trySend" | "whenIdle">;
   /** Lines per transaction (default 1000). */
   batchSize?: number;
   /** Name used in dead-letter sources: `import:<name>:<line>`. */

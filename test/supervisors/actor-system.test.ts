@@ -366,6 +366,22 @@ for (const engine of testEngines) {
     assert.ok(system.stats("ledger").peakMailboxDepth <= 4);
   });
 
+  t("back-pressure - trySend sends while there is room and answers false on a full mailbox, refusing and counting nothing", async () => {
+    const { system, knobs, db, table } = await setup({ mailboxCapacity: 3 });
+    let release!: () => void;
+    knobs.gate = new Promise<void>((resolve) => (release = resolve));
+    const sent = [0, 1, 2, 3, 4].map((n) => system.trySend("ledger", "try", "append", { n }));
+    assert.equal(sent, [true, true, true, false, false]);
+    assert.is(system.stats("ledger").rejected, 0, "a full mailbox met by trySend is not a refusal");
+    const waiting = system.send("ledger", "try", "append", { n: 3 }); // the caller's wait for room
+    release();
+    knobs.gate = null;
+    await waiting;
+    await system.whenIdle();
+    assert.equal(await persistedEntries(db, table, "try"), [0, 1, 2, 3]);
+    assert.throws(() => system.trySend("ledger", "try", "state", {}), /use ask/);
+  });
+
   t("admin - restart reloads a resident actor from what is persisted", async () => {
     const { system, knobs } = await setup();
     await system.ask("ledger", "rr", "append", { n: 1 }, { timeoutMs: 1000 });
