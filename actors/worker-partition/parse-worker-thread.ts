@@ -30,6 +30,16 @@ function handOver(body: FileBody): ArrayBuffer[] {
   return buf instanceof ArrayBuffer && body.byteOffset === 0 && body.byteLength === buf.byteLength ? [buf] : [];
 }
 
+/** Whether a buffer was transferred away (a view on it can no longer be made). */
+function isDetached(buf: ArrayBufferLike): boolean {
+  try {
+    new Uint8Array(buf);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 /** Workers in a row that may end before loading (a module that cannot load) before this thread prepares every file. */
 const MAX_FAILED_STARTS = 3;
 
@@ -107,6 +117,11 @@ export class ParseWorkerThread implements EventFileParser {
   }
 
   prepare(body: FileBody, partitionId: string, source: string): Promise<PreparedEventFile> {
+    if (typeof body !== "string" && body.byteLength === 0 && isDetached(body.buffer)) {
+      // Its bytes went to the worker with an earlier prepare: Node would post nothing and no
+      // answer would ever come; decoding the empty view would dead-letter the file as empty.
+      return Promise.reject(new Error(`parse worker: the bytes of ${source} were already handed over by an earlier prepare (a body is prepared once)`));
+    }
     this.start();
     const worker = this.worker;
     if (!worker || !this.ready) {
@@ -118,7 +133,15 @@ export class ParseWorkerThread implements EventFileParser {
     return new Promise<PreparedEventFile>((resolve, reject) => {
       if (this.waiting.size === 0) worker.ref();
       this.waiting.set(id, { resolve, reject });
-      worker.postMessage({ id, body, partitionId, source } satisfies PrepareRequest, handOver(body));
+      try {
+        worker.postMessage({ id, body, partitionId, source } satisfies PrepareRequest, handOver(body));
+      } catch (err) {
+        // Not sent (a body that cannot be cloned or transferred, e.g. already handed over once):
+        // this file fails, and nothing is left waiting for an answer that will not come.
+        this.waiting.delete(id);
+        if (this.waiting.size === 0) worker.unref();
+        reject(err);
+      }
     });
   }
 

@@ -27,6 +27,7 @@ import type { Db } from "../../../db/db.ts";
 import { spawn } from "node:child_process";
 import { RetryableError } from "../../../protocols/errors.ts";
 import { currentRuntime, runtimeCommand } from "../../support/services.ts";
+import { rejectionMessage } from "../../support/rejection.ts";
 
 const SAMPLES = fileURLToPath(new URL("../../../samples/worker-partition/", import.meta.url));
 const ZERO = "0x0000000000000000000000000000000000000000";
@@ -196,6 +197,13 @@ test("parse worker - a file's bytes are handed to the worker and decoded there: 
     assert.is(second.byteLength, encoder.encode(files[1].text).byteLength, "the other view is intact");
     assert.is(new TextDecoder().decode(second), files[1].text);
     assert.equal(used(fromView), used(await inThreadParser.prepare(files[0].text, files[0].partitionId, files[0].source)));
+    // A body prepared twice: its bytes are gone after the first; the second fails at once (Node
+    // would post an empty message and wait forever; Deno refuses to clone a detached buffer).
+    const once = encoder.encode("[]");
+    await worker.prepare(once, "transcode|us-central", "once");
+    const noAnswer = new Promise<never>((_, reject) => setTimeout(() => reject(new Error("no answer within 10 s")), 10_000).unref());
+    assert.match(await rejectionMessage(Promise.race([worker.prepare(once, "transcode|us-central", "once"), noAnswer])), /already handed over/);
+    assert.equal((await worker.prepare(new Uint8Array(0), "transcode|us-central", "empty")).refused?.errorCode, "not_json", "an empty file is bad input, not a handed-over body");
     // Invalid UTF-8 reads as U+FFFD, as the S3 client's transformToString reads it.
     const invalid = await worker.prepare(new Uint8Array([0x5b, 0xff, 0x5d]), "transcode|us-central", "invalid-utf8");
     assert.is(invalid.refused?.head, "[\ufffd]");
