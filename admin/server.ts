@@ -20,6 +20,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import { AdminBindError, bearerAuthorized, isLoopbackHost } from "./auth.ts";
 import { refuseByHost, refuseMutating } from "./request-guard.ts";
+import { errorMessage } from "../protocols/errors.ts";
 import type { AdminGuardPolicy, GuardedRequest, Refusal } from "./request-guard.ts";
 import { Router } from "./router.ts";
 import type { AdminRequest, AdminResponse, HttpMethod, Route } from "./router.ts";
@@ -179,7 +180,7 @@ export async function startAdminServer(opts: AdminServerOptions): Promise<AdminS
     } catch (err) {
       if (err instanceof HttpError) return reply({ status: err.status, json: { error: err.message } });
       log.error({ err, method, path: url.pathname }, "admin: route failed");
-      reply({ status: 500, json: { error: err instanceof Error ? err.message : String(err) } });
+      reply({ status: 500, json: { error: errorMessage(err) } });
     }
   };
 

@@ -7,7 +7,7 @@ import { coreConfig } from "./core.ts";
 import { DOMAIN_SECTIONS } from "./domain-sections.ts";
 import { ConfigError } from "./fields.ts";
 import type { Field } from "./fields.ts";
-import { maskUrlPassword } from "./redact.ts";
+import { REDACTED, maskUrlPassword } from "./redact.ts";
 import type { SecretLiteral } from "./redact.ts";
 import { loadSection } from "./section.ts";
 import type { Inputs, SectionSpec, SectionValues, ValueSource } from "./section.ts";
@@ -72,7 +72,6 @@ export function secretConfigKeys(extra: readonly SectionSpec[] = []): Set<string
   return keys;
 }
 
-const REDACTED = "[Redacted]";
 
 /** A value as people see it: secrets `[Redacted]`, the field's own form (URLs), else the text with URL passwords masked. */
 function printable(f: Field<unknown>, v: unknown): string {

@@ -52,7 +52,8 @@ function maskLooseUrl(text: string): string {
   return `${scheme}${userinfo ? `${MASK}@` : ""}${host}${tail}`;
 }
 
-const REDACTED = "[Redacted]";
+/** What a secret is shown as, wherever it would have appeared. */
+export const REDACTED = "[Redacted]";
 
 /**
  * Masks secrets inside any string: `scheme://user:secret@host` → `scheme://user:[Redacted]@host`,

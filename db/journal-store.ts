@@ -266,33 +266,27 @@ export interface GaplessAppendSpec {
 export interface GaplessPlan {
   /** The seq space (partition) of each event of the batch. */
   readonly partitions: readonly number[];
+  /** The partitions the batch touches, ascending, once each (the heads to lock). */
+  readonly touched: readonly number[];
   /** Indexes of the first occurrence of each key, ascending (later repeats are duplicates whatever the journal holds). */
   readonly firstIndexes: readonly number[];
   /** Their keys, in the same order. */
   readonly keys: readonly string[];
-  /** Whether every event is of one partition. */
-  readonly singlePartition: boolean;
 }
 
-/** The plan of a batch (event i: partitionOf(i), keyOf(i)). */
-export function gaplessPlan(length: number, partitionOf: (i: number) => number, keyOf: (i: number) => string): GaplessPlan {
-  const partitions: number[] = new Array(length);
-  let singlePartition = true;
-  for (let i = 0; i < length; i++) {
-    partitions[i] = partitionOf(i);
-    if (partitions[i] !== partitions[0]) singlePartition = false;
-  }
+/** The plan of a batch: each event's partition (kept as given, not copied) and its key keyOf(i). */
+export function gaplessPlan(partitions: readonly number[], keyOf: (i: number) => string): GaplessPlan {
   const seen = new Set<string>();
   const firstIndexes: number[] = [];
   const keys: string[] = [];
-  for (let i = 0; i < length; i++) {
+  for (let i = 0; i < partitions.length; i++) {
     const key = keyOf(i);
     if (seen.has(key)) continue;
     seen.add(key);
     firstIndexes.push(i);
     keys.push(key);
   }
-  return { partitions, firstIndexes, keys, singlePartition };
+  return { partitions, touched: distinctSorted(partitions), firstIndexes, keys };
 }
 
 /**
@@ -310,9 +304,9 @@ export function gaplessPlan(length: number, partitionOf: (i: number) => number, 
  * statements after the lock must see every append that held these heads before.
  */
 export async function appendGapless(tx: Queryable, kind: string, spec: GaplessAppendSpec, dedupe: GaplessDedupe = "savepoint"): Promise<NumberedAppend> {
-  const plan = spec.plan ?? gaplessPlan(spec.length, spec.partitionOf, spec.keyOf);
+  const plan = spec.plan ?? gaplessPlan(Array.from({ length: spec.length }, (_, i) => spec.partitionOf(i)), spec.keyOf);
   if (plan.partitions.length !== spec.length) throw new RangeError(`journal ${kind}: the plan covers ${plan.partitions.length} events, the batch holds ${spec.length}`);
-  const head = await lockJournalHeads(tx, kind, plan.singlePartition && spec.length > 0 ? [plan.partitions[0]] : plan.partitions);
+  const head = await lockJournalHeads(tx, kind, plan.touched);
   // The events to number: the first occurrence of each key, less those the journal holds (probed).
   let fresh: readonly number[] = plan.firstIndexes;
   const attempt = async (): Promise<NumberedAppend> => {
@@ -364,10 +358,10 @@ export async function appendGapless(tx: Queryable, kind: string, spec: GaplessAp
 /** Seqs for the fresh events (ascending indexes into the batch): per partition, in input order, after the locked head. */
 function numberPerPartition(kind: string, plan: GaplessPlan, fresh: readonly number[], head: ReadonlyMap<number, number>): NumberedAppend {
   const partitions = plan.partitions;
-  if (plan.singlePartition) {
+  if (plan.touched.length === 1) {
     // One partition: the fresh events in input order, numbered after its head.
     if (fresh.length === 0) return { order: [], seqs: [], partitions: [] };
-    const partition = partitions[0];
+    const partition = plan.touched[0];
     const base = head.get(partition);
     if (base === undefined) throw new Error(`journal ${kind}: partition ${partition} head was not locked`);
     const seqs: number[] = new Array(fresh.length);

@@ -13,6 +13,7 @@ import { Redis } from "ioredis";
 import type { DependencyHealth } from "../admin/source.ts";
 import type { Db } from "../db/db.ts";
 import type { Transport } from "./transport/transport.ts";
+import { createRpcClient } from "../actors/worker-partition/payments/rpc-client.ts";
 
 export type { DependencyHealth } from "../admin/source.ts";
 
@@ -133,15 +134,13 @@ export function s3Probe(target: S3ProbeTarget, detail: string): DependencyProbe 
 
 /** `eth-rpc`: eth_chainId; when `expectChainId` is given a different chain is not ok. */
 export function ethProbe(url: string, detail: string, expectChainId?: number): DependencyProbe {
+  const rpc = createRpcClient(url, { timeoutMs: PROBE_TIMEOUT_MS });
   return {
     name: "eth-rpc",
     check: () =>
       timedProbe("eth-rpc", detail, async () => {
-        const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }) });
-        if (!res.ok) throw new Error(`HTTP ${res.status}`);
-        const body = (await res.json()) as { result?: string; error?: { message?: string } };
-        if (typeof body.result !== "string") throw new Error(body.error?.message ?? "no result");
-        if (expectChainId !== undefined && BigInt(body.result) !== BigInt(expectChainId)) throw new Error(`chain id ${BigInt(body.result)}, expected ${expectChainId}`);
+        const chainId = await rpc.chainId();
+        if (expectChainId !== undefined && chainId !== String(expectChainId)) throw new Error(`chain id ${chainId}, expected ${expectChainId}`);
       }),
   };
 }

@@ -170,7 +170,7 @@ export function prepareJournalPieces(events: readonly WorkerEvent[], pieces: rea
     i = j;
   }
   if (at !== events.length) throw new RangeError(`prepareJournalPieces: the pieces hold ${at} events, ${events.length} given`);
-  const plan = gaplessPlan(events.length, (i) => buckets[i], (i) => events[i].id);
+  const plan = gaplessPlan(buckets, (i) => events[i].id);
   return { events, buckets, rows: single ? rows : null, plan, idsParam: pgArrayLiteral(plan.keys) };
 }
 

@@ -15,7 +15,7 @@
  *   command that ends needs no close. `close()` ends it now.
  */
 import { Worker } from "node:worker_threads";
-import { RetryableError, errorFromHeaders } from "../../protocols/errors.ts";
+import { RetryableError, errorFromHeaders, errorMessage } from "../../protocols/errors.ts";
 import { inThreadParser, type EventFileParser, type FileBody, type PreparedEventFile } from "./prepared-event-file.ts";
 import type { PrepareReply, PrepareRequest } from "./parse-worker-main.ts";
 
@@ -73,7 +73,7 @@ export class ParseWorkerThread implements EventFileParser {
       // No worker thread here (a runtime without them, no resources): files are prepared in this
       // thread; the next file tries again, MAX_FAILED_STARTS times in all.
       this.failedStarts += 1;
-      this.loaded = Promise.reject(new RetryableError(`parse worker: cannot start: ${err instanceof Error ? err.message : String(err)}`, { code: "parse_worker_died" }));
+      this.loaded = Promise.reject(new RetryableError(`parse worker: cannot start: ${errorMessage(err)}`, { code: "parse_worker_died" }));
       this.loaded.catch(() => {});
       return;
     }
@@ -110,7 +110,7 @@ export class ParseWorkerThread implements EventFileParser {
       this.waiting.clear();
       for (const w of failed) w.reject(new RetryableError(`parse worker: ${why}`, { code: "parse_worker_died" }));
     };
-    worker.on("error", (err) => died(err instanceof Error ? err.message : String(err)));
+    worker.on("error", (err) => died(errorMessage(err)));
     worker.on("exit", (code) => died(`exited with code ${code}`));
     // After the listeners: adding a 'message' listener refs the worker's port again.
     worker.unref();

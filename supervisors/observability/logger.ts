@@ -12,13 +12,13 @@
  * paths cost ~120–150 µs per line here (~10–17 µs without them).
  */
 import pino from "pino";
-import { literalScrubber, maskUrlPassword } from "../../config/redact.ts";
+import { REDACTED, literalScrubber, maskUrlPassword } from "../../config/redact.ts";
 import type { SecretLiteral } from "../../config/redact.ts";
 import type { DestinationStream, Level, Logger, LoggerOptions } from "pino";
 
 export type { Logger } from "pino";
 
-export const REDACTED = "[Redacted]";
+export { REDACTED } from "../../config/redact.ts";
 
 /** Key names whose values are secrets wherever they appear (compared case-insensitively, `-`/`_` ignored); also pino redact paths. */
 export const SECRET_KEY_NAMES = [

@@ -24,5 +24,5 @@ export function natsConnectTarget(url: string): NatsServerAndCredentials {
   u.username = "";
   u.password = "";
   const servers = u.toString().replace(/\/$/, "");
-  return u.password === "" && pass === "" ? { servers, token: user } : { servers, user, pass };
+  return pass === "" ? { servers, token: user } : { servers, user, pass };
 }

@@ -313,10 +313,10 @@ pgOnly("journal - a later append to a partition waits and commits its seqs after
 pgOnly.run();
 
 const plan = suite("gapless plan");
-plan("gapless plan - partitions per event, the first occurrence of each key in input order, and whether one partition holds them all", () => {
+plan("gapless plan - partitions per event, the partitions touched, and the first occurrence of each key in input order", () => {
   const keys = ["a", "b", "a", "c", "b"];
-  assert.equal(gaplessPlan(5, () => 3, (i) => keys[i]), { partitions: [3, 3, 3, 3, 3], firstIndexes: [0, 1, 3], keys: ["a", "b", "c"], singlePartition: true });
-  assert.equal(gaplessPlan(3, (i) => [1, 2, 1][i], (i) => ["x", "y", "z"][i]), { partitions: [1, 2, 1], firstIndexes: [0, 1, 2], keys: ["x", "y", "z"], singlePartition: false });
-  assert.equal(gaplessPlan(0, () => 0, () => ""), { partitions: [], firstIndexes: [], keys: [], singlePartition: true });
+  assert.equal(gaplessPlan([3, 3, 3, 3, 3], (i) => keys[i]), { partitions: [3, 3, 3, 3, 3], touched: [3], firstIndexes: [0, 1, 3], keys: ["a", "b", "c"] });
+  assert.equal(gaplessPlan([1, 2, 1], (i) => ["x", "y", "z"][i]), { partitions: [1, 2, 1], touched: [1, 2], firstIndexes: [0, 1, 2], keys: ["x", "y", "z"] });
+  assert.equal(gaplessPlan([], () => ""), { partitions: [], touched: [], firstIndexes: [], keys: [] });
 });
 plan.run();

@@ -16,6 +16,7 @@ import type { Queryable } from "../../../db/db.ts";
 import type { Clock, TimerHandle } from "../../../supervisors/clock.ts";
 import type { PaymentRunReport } from "./payment-run.ts";
 import { leaseExpiresAt } from "./payment-store.ts";
+import { errorMessage } from "../../../protocols/errors.ts";
 
 export interface PaymentRunRetryDeps {
   db: Queryable;
@@ -87,7 +88,7 @@ export class PaymentRunRetry {
       const report = await this.deps.run(partitionId, trigger);
       if (report.outcome === "busy") await this.waitForLease(partitionId, trigger);
     } catch (err) {
-      log.error({ partition: partitionId, trigger, err: (err as Error).message }, `payments: ${trigger} run failed; retried in ${this.deps.maxWaitMs} ms`);
+      log.error({ partition: partitionId, trigger, err: errorMessage(err) }, `payments: ${trigger} run failed; retried in ${this.deps.maxWaitMs} ms`);
       this.after(partitionId, trigger, this.deps.maxWaitMs);
     }
   }

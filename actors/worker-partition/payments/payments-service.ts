@@ -21,6 +21,7 @@ import type { AuditObjectStore } from "./payment-audit-export.ts";
 import { runPayments } from "./payment-run.ts";
 import type { PaymentRunReport } from "./payment-run.ts";
 import { PaymentRunRetry } from "./payment-run-retry.ts";
+import { errorMessage } from "../../../protocols/errors.ts";
 import { PaymentScheduler, paymentWorkDue } from "./payment-schedule.ts";
 import { OPEN_STATUSES, listWalEntries } from "./payment-store.ts";
 import { createRpcClient } from "./rpc-client.ts";
@@ -90,7 +91,7 @@ export async function startPaymentsService(opts: PaymentsServiceOptions): Promis
     return next;
   };
   const auditLater = (when: string, partitions?: readonly string[]) =>
-    audit(partitions).catch((err) => log.warn({ err: (err as Error).message }, `payment audit export to S3 failed ${when}; it is retried on the export timer`));
+    audit(partitions).catch((err) => log.warn({ err: errorMessage(err) }, `payment audit export to S3 failed ${when}; it is retried on the export timer`));
 
   const run = async (partitionId: string, trigger: PaymentTriggerSource): Promise<PaymentRunReport> => {
     try {
@@ -99,7 +100,7 @@ export async function startPaymentsService(opts: PaymentsServiceOptions): Promis
       log.info({ partition: partitionId, outcome: report.outcome, trigger }, `payments: ${trigger} run finished`);
       return report;
     } catch (err) {
-      lastRun.set(partitionId, `${FAILED_PREFIX}${(err as Error).message}`);
+      lastRun.set(partitionId, `${FAILED_PREFIX}${errorMessage(err)}`);
       throw err;
     } finally {
       // Only this partition's rows are new; the timer copies anything else left behind.
@@ -132,7 +133,7 @@ export async function startPaymentsService(opts: PaymentsServiceOptions): Promis
       try {
         open = (await listWalEntries(db, partitionId, OPEN_STATUSES)).length;
       } catch (err) {
-        log.error({ partition: partitionId, err: (err as Error).message }, "payments: could not look for open payments at start; the run is retried");
+        log.error({ partition: partitionId, err: errorMessage(err) }, "payments: could not look for open payments at start; the run is retried");
         retries.retryWhenFree(partitionId, "startup");
         continue;
       }
