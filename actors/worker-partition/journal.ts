@@ -97,9 +97,10 @@ export interface PreparedEvents {
   readonly plan: GaplessPlan;
   /**
    * The IDs of the plan as the ID insert's parameter (a PostgreSQL array literal where one is
-   * exact, db/pg-array-literal.ts), made ahead too: used when every event is fresh.
+   * exact, db/pg-array-literal.ts), made ahead too for a batch of one partition (null otherwise):
+   * used when every event is fresh.
    */
-  readonly idsParam: string | readonly unknown[];
+  readonly idsParam: string | readonly unknown[] | null;
 }
 
 /**
@@ -171,7 +172,8 @@ export function prepareJournalPieces(events: readonly WorkerEvent[], pieces: rea
   }
   if (at !== events.length) throw new RangeError(`prepareJournalPieces: the pieces hold ${at} events, ${events.length} given`);
   const plan = gaplessPlan(buckets, (i) => events[i].id);
-  return { events, buckets, rows: single ? rows : null, plan, idsParam: pgArrayLiteral(plan.keys) };
+  // The ID literal serves the one-partition insert only (INSERT_ID_RUN): not made for other batches.
+  return { events, buckets, rows: single ? rows : null, plan, idsParam: plan.touched.length === 1 ? pgArrayLiteral(plan.keys) : null };
 }
 
 /** Checks and serialises events ahead of the transaction; throws InputError on one that cannot be stored. */
@@ -207,7 +209,7 @@ async function insertNumbered(tx: Queryable, batch: PreparedEvents, numbered: Nu
   const { order, seqs } = numbered;
   if (numbered.partitions.length === 1) {
     // One partition: its seqs are consecutive, in `order`. Every event fresh: the IDs prepared ahead.
-    const ids = order.length === batch.events.length ? batch.idsParam : order.map((i) => batch.events[i].id);
+    const ids = order.length === batch.events.length && batch.idsParam !== null ? batch.idsParam : order.map((i) => batch.events[i].id);
     await tx.query(INSERT_ID_RUN, [ids, numbered.partitions[0].partition, seqs[0]]);
   } else {
     await tx.query(INSERT_IDS, [order.map((i) => batch.events[i].id), order.map((i) => batch.buckets[i]), seqs]);
