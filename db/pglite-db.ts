@@ -9,6 +9,13 @@ export interface PgliteOpenOptions {
   loadDataDir?: Blob;
 }
 
+const utf8 = new TextDecoder();
+
+/** db.ts: a Uint8Array parameter is UTF-8 text; PGlite serialises parameters by their type, so it is given the string. */
+function utf8TextParam(value: unknown): unknown {
+  return value instanceof Uint8Array ? utf8.decode(value) : value;
+}
+
 /**
  * Opens PGlite in memory (no dataDir) or persisted under dataDir.
  * Like pg, a query without parameters uses the simple protocol and may hold several statements
@@ -34,7 +41,7 @@ export async function openPgliteDb(dataDir?: string, opts: PgliteOpenOptions = {
       const rows = (last?.rows ?? []) as R[];
       return { rows, rowCount: Math.max(last?.affectedRows ?? 0, rows.length) };
     }
-    const res = await q.query<R>(sql, params as unknown[]);
+    const res = await q.query<R>(sql, params.map(utf8TextParam));
     return { rows: res.rows, rowCount: Math.max(res.affectedRows ?? 0, res.rows.length) };
   };
   return {

@@ -92,7 +92,7 @@ export interface PreparedEvents {
    * One JSON.stringify per row instead of one per event plus a join. Null for a batch of several
    * partitions; a batch that meets journaled IDs serialises its fresh events again, row by row.
    */
-  readonly rows: readonly { start: number; end: number; text: string }[] | null;
+  readonly rows: readonly { start: number; end: number; text: JournalJson }[] | null;
   /** The append's plan (partitions, first occurrence of each ID), made ahead of the transaction. */
   readonly plan: GaplessPlan;
   /**
@@ -113,7 +113,50 @@ export interface JournalPiece {
   /** The events' journal partition (journalBucket). */
   readonly bucket: number;
   readonly count: number;
-  readonly text: string;
+  readonly text: JournalJson;
+}
+
+/**
+ * A journal row's JSON text: a string, or its UTF-8 bytes. The parse worker sends bytes: they
+ * cross to the main thread by transfer (a string is copied) and go to PostgreSQL as they are (a
+ * string is measured and encoded by the driver), on the journal's chain of transactions.
+ */
+export type JournalJson = string | Uint8Array;
+
+const utf8 = new TextEncoder();
+const utf8Decoder = new TextDecoder();
+
+/** The JSON text of a journal piece or row. */
+export function journalJsonText(json: JournalJson): string {
+  return typeof json === "string" ? json : utf8Decoder.decode(json);
+}
+
+/** A piece's JSON as UTF-8 bytes of their own (transferable: the buffer holds nothing else). */
+export function journalJsonBytes(json: JournalJson): Uint8Array {
+  return typeof json === "string" ? utf8.encode(json) : json;
+}
+
+/**
+ * JSON arrays of one or more events each, joined into one array (text concatenation: no
+ * serialisation). Bytes when any part is bytes.
+ */
+export function joinJsonArrays(parts: readonly JournalJson[]): JournalJson {
+  if (parts.length === 1) return parts[0];
+  if (parts.every((p) => typeof p === "string")) return "[" + (parts as string[]).map((p) => p.slice(1, -1)).join(",") + "]";
+  const bytes = parts.map(journalJsonBytes);
+  let length = 2 + bytes.length - 1;
+  for (const b of bytes) length += b.byteLength - 2;
+  const out = new Uint8Array(length);
+  let at = 0;
+  out[at++] = 0x5b; // [
+  for (let k = 0; k < bytes.length; k++) {
+    if (k > 0) out[at++] = 0x2c; // ,
+    const b = bytes[k];
+    out.set(b.subarray(1, b.byteLength - 1), at);
+    at += b.byteLength - 2;
+  }
+  out[at++] = 0x5d; // ]
+  return out;
 }
 
 /**
@@ -154,7 +197,7 @@ export function journalPieces(events: readonly WorkerEvent[]): JournalPiece[] {
  */
 export function prepareJournalPieces(events: readonly WorkerEvent[], pieces: readonly JournalPiece[]): PreparedEvents {
   const buckets: number[] = new Array(events.length);
-  const rows: { start: number; end: number; text: string }[] = [];
+  const rows: { start: number; end: number; text: JournalJson }[] = [];
   let single = true;
   let at = 0;
   for (let i = 0; i < pieces.length; ) {
@@ -164,7 +207,7 @@ export function prepareJournalPieces(events: readonly WorkerEvent[], pieces: rea
     let j = i;
     let count = 0;
     while (j < pieces.length && pieces[j].bucket === bucket && count + pieces[j].count <= EVENTS_PER_ROW) count += pieces[j++].count;
-    const text = j === i + 1 ? pieces[i].text : "[" + pieces.slice(i, j).map((p) => p.text.slice(1, -1)).join(",") + "]";
+    const text = joinJsonArrays(pieces.slice(i, j).map((p) => p.text));
     buckets.fill(bucket, at, at + count);
     at += count;
     rows.push({ start, end: at, text });
@@ -215,10 +258,11 @@ async function insertNumbered(tx: Queryable, batch: PreparedEvents, numbered: Nu
     await tx.query(INSERT_IDS, [order.map((i) => batch.events[i].id), order.map((i) => batch.buckets[i]), seqs]);
   }
   // Journal rows: runs of consecutive seqs of one partition, at most EVENTS_PER_ROW events each,
-  // in one multi-row VALUES (a few dozen parameters; each text sent as is, no array escaping).
+  // in one multi-row VALUES (a few dozen parameters; each text sent as is, no array escaping;
+  // bytes from the parse worker as they are: db.ts, a Uint8Array parameter is UTF-8 text).
   const values: string[] = [];
   const params: unknown[] = [];
-  const row = (partition: number, firstSeq: number, lastSeq: number, text: string) => {
+  const row = (partition: number, firstSeq: number, lastSeq: number, text: JournalJson) => {
     params.push(partition, firstSeq, lastSeq, text);
     const n = params.length;
     values.push(`($${n - 3}::int, $${n - 2}::bigint, $${n - 1}::bigint, $${n}::text)`);

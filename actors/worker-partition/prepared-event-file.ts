@@ -12,7 +12,7 @@ import { Buffer } from "node:buffer";
 import { InputError, errorMessage } from "../../protocols/errors.ts";
 import { parseEventFile, type RejectedRecord } from "./event-file.ts";
 import type { WorkerEvent } from "./events.ts";
-import { journalPieces, type JournalPiece } from "./journal.ts";
+import { journalJsonBytes, journalJsonText, journalPieces, type JournalPiece } from "./journal.ts";
 import { decodeEventColumns, encodeEventColumns, type EventColumns } from "./event-columns.ts";
 
 export interface PreparedEventFile {
@@ -52,7 +52,9 @@ export function prepareEventFile(body: FileBody, partitionId: string, source: st
     const parsed = parseEventFile(text, partitionId, source);
     const pieces = journalPieces(parsed.events);
     if (keepEvents) return { pieces, events: parsed.events, rejected: parsed.rejected, refused: null };
-    return { pieces, columns: encodeEventColumns(parsed.events), rejected: parsed.rejected, refused: null };
+    // For another thread: the pieces' JSON as bytes, which cross by transfer (preparedFileTransfers).
+    const bytes = pieces.map((p) => ({ ...p, text: journalJsonBytes(p.text) }));
+    return { pieces: bytes, columns: encodeEventColumns(parsed.events), rejected: parsed.rejected, refused: null };
   } catch (err) {
     if (!(err instanceof InputError) || err.code === "journal_event") throw err;
     return { pieces: [], rejected: [], refused: { error: errorMessage(err), errorCode: err.code, head: text.slice(0, 2000), length: text.length } };
@@ -63,9 +65,20 @@ export function prepareEventFile(body: FileBody, partitionId: string, source: st
 export function preparedEvents(file: PreparedEventFile): WorkerEvent[] {
   if (file.events) return file.events;
   if (file.columns) return decodeEventColumns(file.columns);
-  if (file.pieces.length === 1) return JSON.parse(file.pieces[0].text) as WorkerEvent[];
+  if (file.pieces.length === 1) return JSON.parse(journalJsonText(file.pieces[0].text)) as WorkerEvent[];
   const out: WorkerEvent[] = [];
-  for (const piece of file.pieces) for (const ev of JSON.parse(piece.text) as WorkerEvent[]) out.push(ev);
+  for (const piece of file.pieces) for (const ev of JSON.parse(journalJsonText(piece.text)) as WorkerEvent[]) out.push(ev);
+  return out;
+}
+
+/** The buffers of a prepared file that postMessage may transfer: its pieces' bytes, each the whole of its buffer. */
+export function preparedFileTransfers(file: PreparedEventFile): ArrayBuffer[] {
+  const out: ArrayBuffer[] = [];
+  for (const p of file.pieces) {
+    if (typeof p.text === "string") continue;
+    const buf = p.text.buffer;
+    if (buf instanceof ArrayBuffer && p.text.byteOffset === 0 && p.text.byteLength === buf.byteLength) out.push(buf);
+  }
   return out;
 }
 

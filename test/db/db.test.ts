@@ -26,6 +26,18 @@ for (const engine of testEngines) {
     assert.equal(nums.rows[0], { a: ["12345678901234567890", "-5", "1.5"], b: [1, null, 3], c: [true, false], m: [[1, 2], [3, 4]] });
   });
 
+  t("db - a Uint8Array parameter is UTF-8 text (a large journal text made as bytes), stored as the string it encodes", async () => {
+    const db = await fx.get();
+    await db.query("CREATE TABLE t_utf8 (n int, v text)");
+    const texts = ['[{"a":"ü😀","b":"\\u0000 é"}]', "x".repeat(300_000) + "é"];
+    const bytes = texts.map((t) => new TextEncoder().encode(t));
+    const view = new TextEncoder().encode("--" + texts[0] + "--").subarray(2, 2 + bytes[0].byteLength); // a view inside a larger buffer
+    await db.query("INSERT INTO t_utf8 VALUES (1, $1::text), (2, $2::text), (3, $3::text)", [bytes[0], bytes[1], view]);
+    const r = await db.query<{ n: number; v: string; l: number }>("SELECT n, v, length(v) AS l FROM t_utf8 ORDER BY n");
+    assert.equal(r.rows.map((x) => x.v), [texts[0], texts[1], texts[0]]);
+    assert.equal(r.rows.map((x) => x.l), [[...texts[0]].length, texts[1].length, [...texts[0]].length]);
+  });
+
   t("db - rowCount counts selected, returned and affected rows", async () => {
     const db = await fx.get();
     await db.query("CREATE TABLE t_rows (n int)");

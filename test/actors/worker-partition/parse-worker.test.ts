@@ -12,8 +12,8 @@ import { W1, W2, aiProcessed, aiReceived, connected, disconnected, envelope, res
 import { parseEventFile } from "../../../actors/worker-partition/event-file.ts";
 import type { WorkerEvent } from "../../../actors/worker-partition/events.ts";
 import { decodeEventColumns, encodeEventColumns } from "../../../actors/worker-partition/event-columns.ts";
-import { EVENTS_PER_ROW, WORKER_PARTITION_KIND, journalPieces, prepareJournalPieces, prepareWorkerEvents } from "../../../actors/worker-partition/journal.ts";
-import { inThreadParser, prepareEventFile, preparedEvents, type PreparedEventFile } from "../../../actors/worker-partition/prepared-event-file.ts";
+import { EVENTS_PER_ROW, WORKER_PARTITION_KIND, journalJsonBytes, journalJsonText, journalPieces, prepareJournalPieces, prepareWorkerEvents } from "../../../actors/worker-partition/journal.ts";
+import { inThreadParser, prepareEventFile, preparedEvents, preparedFileTransfers, type PreparedEventFile } from "../../../actors/worker-partition/prepared-event-file.ts";
 import { ParseWorkerThread } from "../../../actors/worker-partition/parse-worker-thread.ts";
 import { importWorkerPartitionPath } from "../../../actors/worker-partition/import-files.ts";
 import { createWorkerPartitionKind } from "../../../actors/worker-partition/kind.ts";
@@ -105,7 +105,7 @@ test("journal pieces - files packed into rows of at most EVENTS_PER_ROW hold the
   for (const row of prepared.rows!) {
     assert.is(row.start, at);
     assert.ok(row.end - row.start <= EVENTS_PER_ROW);
-    assert.equal(JSON.parse(row.text), readBack(events.slice(row.start, row.end)));
+    assert.equal(JSON.parse(journalJsonText(row.text)), readBack(events.slice(row.start, row.end)));
     at = row.end;
   }
   assert.is(at, events.length);
@@ -113,7 +113,17 @@ test("journal pieces - files packed into rows of at most EVENTS_PER_ROW hold the
   // One batch serialised at once gives the same events, in rows of EVENTS_PER_ROW.
   const whole = prepareWorkerEvents(events);
   assert.equal(whole.rows!.map((r) => r.end - r.start), [1000, 1000, 1000, 800]);
-  assert.equal(whole.rows!.flatMap((r) => JSON.parse(r.text) as WorkerEvent[]), readBack(events));
+  assert.equal(whole.rows!.flatMap((r) => JSON.parse(journalJsonText(r.text)) as WorkerEvent[]), readBack(events));
+  // Pieces as the parse worker sends them (UTF-8 bytes), or some of each: the same rows, as bytes.
+  const asBytes = pieces.map((p, i) => (i % 2 === 0 ? { ...p, text: journalJsonBytes(p.text) } : p));
+  const fromBytes = prepareJournalPieces(events, asBytes);
+  assert.equal(fromBytes.rows!.map((r) => [r.start, r.end]), prepared.rows!.map((r) => [r.start, r.end]));
+  for (let i = 0; i < fromBytes.rows!.length; i++) {
+    const r = fromBytes.rows![i];
+    // Rows 0-3 are pieces 0-3 as given; row 4 joins pieces 4 (bytes), 5 (text) and 6 (bytes).
+    assert.is(r.text instanceof Uint8Array, [true, false, true, false, true][i], `row ${i}: bytes when a piece of it is bytes`);
+    assert.is(journalJsonText(r.text), journalJsonText(prepared.rows![i].text), `row ${i}: the same JSON text`);
+  }
   assert.throws(() => prepareJournalPieces(events.slice(1), pieces), /pieces hold 3800 events, 3799 given/);
 });
 
@@ -128,9 +138,10 @@ test("journal pieces - events of several partitions are cut at each change and t
   assert.equal(prepared.buckets, [1, 1, 2, 1]);
 });
 
-/** A prepared file as the main thread uses it: its events (rebuilt or parsed), pieces, dead letters. */
+/** A prepared file as the main thread uses it: its events (rebuilt or parsed), pieces (their JSON as text), dead letters. */
 function used(file: PreparedEventFile) {
-  return { events: readBack(preparedEvents(file)), pieces: file.pieces, rejected: file.rejected, refused: file.refused };
+  const pieces = file.pieces.map((p) => ({ ...p, text: journalJsonText(p.text) }));
+  return { events: readBack(preparedEvents(file)), pieces, rejected: file.rejected, refused: file.refused };
 }
 
 async function sampleFiles(): Promise<{ text: string; partitionId: string; source: string }[]> {
@@ -169,6 +180,15 @@ test("parse worker - a file prepared on the worker thread is the one prepared in
     assert.is((used(bad).events[1] as { fees: string }).fees, "123456789012345678901");
     assert.ok(onWorker[files.length - 2].refused);
     assert.is(onWorker[files.length - 1].refused?.errorCode, "not_array");
+    // The journal pieces come back as UTF-8 bytes (transferred with the reply), the JSON made here.
+    for (let i = 0; i < files.length; i++) {
+      const here = await inThreadParser.prepare(files[i].text, files[i].partitionId, files[i].source);
+      for (const [k, piece] of onWorker[i].pieces.entries()) {
+        assert.ok(piece.text instanceof Uint8Array, `${files[i].source} piece ${k} is bytes`);
+        assert.is(journalJsonText(piece.text), here.pieces[k].text);
+      }
+      assert.is(preparedFileTransfers(onWorker[i]).length, onWorker[i].pieces.length, "each piece's buffer is its own: transferable");
+    }
   } finally {
     await worker.close();
   }
