@@ -1,6 +1,7 @@
 /** Db over PGlite (embedded PostgreSQL in WASM), in memory or persisted in a data directory. */
 import { PGlite } from "@electric-sql/pglite";
 import type { Db, Queryable, QueryResult } from "./db.ts";
+import { lockDataDir } from "./data-dir-lock.ts";
 
 type PgliteQueryable = Pick<PGlite, "query" | "exec">;
 
@@ -17,7 +18,8 @@ function utf8TextParam(value: unknown): unknown {
 }
 
 /**
- * Opens PGlite in memory (no dataDir) or persisted under dataDir.
+ * Opens PGlite in memory (no dataDir) or persisted under dataDir, which one process at a time
+ * may hold (data-dir-lock.ts: another is refused, naming the holder).
  * Like pg, a query without parameters uses the simple protocol and may hold several statements
  * (migrations); with parameters it is one prepared statement. rowCount is the number of rows
  * returned or affected, as pg reports it.
@@ -25,8 +27,15 @@ function utf8TextParam(value: unknown): unknown {
 export async function openPgliteDb(dataDir?: string, opts: PgliteOpenOptions = {}): Promise<Db> {
   // INT8 (oid 20) as a string, as pg returns it: bigints never pass through number.
   const options = { parsers: { 20: (value: string) => value }, ...(opts.loadDataDir ? { loadDataDir: opts.loadDataDir } : {}) };
-  const lite = dataDir ? new PGlite(dataDir, options) : new PGlite(options);
-  await lite.waitReady;
+  const lock = dataDir ? lockDataDir(dataDir) : null;
+  let lite: PGlite;
+  try {
+    lite = dataDir ? new PGlite(dataDir, options) : new PGlite(options);
+    await lite.waitReady;
+  } catch (err) {
+    lock?.release();
+    throw err;
+  }
   // PGlite has one backend: transactions must not interleave with other queries.
   let chain: Promise<unknown> = Promise.resolve();
   const serial = <T>(fn: () => Promise<T>): Promise<T> => {
@@ -54,7 +63,13 @@ export async function openPgliteDb(dataDir?: string, opts: PgliteOpenOptions = {
           return fn(tx);
         }),
       ),
-    close: () => lite.close(),
+    close: async () => {
+      try {
+        await lite.close();
+      } finally {
+        lock?.release();
+      }
+    },
   };
 }
 
