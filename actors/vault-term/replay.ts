@@ -18,23 +18,35 @@ export interface ReplaySummary {
   triples: number;
 }
 
+/**
+ * The reset and the re-apply are ONE transaction: a replay that stops part-way (Ctrl-C, a lost
+ * connection, a failing statement) leaves the tables as they were. Before, the TRUNCATE committed
+ * on its own and the terms were re-applied 2,000 per transaction: the terms not yet replayed
+ * had no rows and no journaled or applied counts, so no catch-up saw them and their next live
+ * event was applied to an empty state. The TRUNCATE also holds the derived tables (ACCESS
+ * EXCLUSIVE) until the commit: a host's journal transaction waits instead of interleaving.
+ * `termsPerTransaction` now only cuts the statements (terms per apply). The analytics recompute
+ * that follows runs in steps of its own: what it has not done stays in term_update_queue, which a
+ * host (or the next replay) works off.
+ */
 export async function replayVaultTerm(db: Db, opts: { termsPerTransaction?: number } = {}): Promise<ReplaySummary> {
-  const perTx = opts.termsPerTransaction ?? 2000;
-  const events = await readAllEvents(db);
-  const groups = [...groupByTerm(events)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  await db.query(`TRUNCATE ${DERIVED_TABLES.join(", ")}`);
-  for (let i = 0; i < groups.length; i += perTx) {
-    const chunk = new Map(groups.slice(i, i + perTx));
-    await db.transaction(async (tx) => {
+  const perStep = opts.termsPerTransaction ?? 2000;
+  const { events, terms } = await db.transaction(async (tx) => {
+    await tx.query(`TRUNCATE ${DERIVED_TABLES.join(", ")}`);
+    const events = await readAllEvents(tx);
+    const groups = [...groupByTerm(events)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    for (let i = 0; i < groups.length; i += perStep) {
+      const chunk = new Map(groups.slice(i, i + perStep));
       await bumpJournaled(tx, eventCounts(chunk));
       await applyTermGroups(tx, chunk);
-    });
-  }
+    }
+    return { events: events.length, terms: groups.length };
+  });
   let triples = 0;
   for (;;) {
     const step = await processTripleAnalytics(db, { limit: 5000 });
     if (step.claimed === 0) break;
     triples += step.triples;
   }
-  return { events: events.length, terms: groups.length, triples };
+  return { events, terms, triples };
 }
