@@ -1,5 +1,5 @@
 /**
- * Postgres/PGlite persistence of partition actors (tables in db/migrations/0200_worker_partition.sql, 0202).
+ * Postgres/PGlite persistence of partition actors (tables in db/migrations/0200_worker_partition.sql, 0202, 0204).
  * load: the partition row, fees, connections and waiting AI correlation entries.
  * save: the merged write sets of each partition, one statement per table, plus the recomputed
  * performance rankings (exact, over every attributed job in worker_processed_job_chunks), the summary
@@ -187,55 +187,179 @@ export async function saveMerged(tx: Queryable, m: Merged): Promise<void> {
 }
 
 /**
- * The jobs of one chunk as stored (worker_processed_job_chunks.jobs, migration 0202): one JSON
- * array per column, element i of each the job i. Columns, not one array per job: fewer objects
- * to build and serialise. What the view worker_processed_jobs shows; the performance recompute
- * reads the `perf` column instead.
+ * The jobs of one chunk as stored since migration 0204 (worker_processed_job_chunks.jobs with
+ * jobs_format = 2; the view worker_processed_jobs decodes it, and format 1 of 0202, to the same
+ * rows). One JSON object, element i of each array for job i, as format 1, but with fewer bytes
+ * to build, send and store (docs/worker-partition.md, "Stop 11"):
+ * - low-cardinality columns are dictionary-encoded: `X` holds the chunk's distinct values (JSON
+ *   scalars, null included) in order of first use and `X_i` each job's index in it; `X_i` is left
+ *   out when `X` has one value (every job has it);
+ * - `request_id` is left out when every job's is null;
+ * - `dt` is each job's event time in epoch ms minus `dt0` (the first job's);
+ * - `response_time_ms` is left out when every job's equals response_time_raw / `response_time_divisor`
+ *   exactly in float8 (transcode: 1; AI: 1,000,000);
+ * - `real_time_ratio` is a dictionary whose values are null, the ratio itself (a number), or
+ *   `[d]`: the ratio is d / response_time_raw, exactly in float8 (a transcode ratio is the
+ *   segment's duration over its response time: one `[2000]` for a chunk of 2 s segments instead of
+ *   ~18 characters per job);
+ * - event IDs, compute units, fees and raw response times are one value per job as in format 1
+ *   (fees stay decimal strings: wei beyond 2^53 stay exact).
+ * Every derivation is checked job by job here, with the same float8 arithmetic the view uses; a
+ * chunk where it does not hold stores the column plainly.
  */
 interface StoredJobs {
   event_id: string[];
   eth_address: (string | null)[];
-  request_id: (string | null)[];
+  eth_address_i?: number[];
+  request_id?: (string | null)[];
   model_id: (string | null)[];
+  model_id_i?: number[];
   pipeline: (string | null)[];
-  /** Event time, epoch ms. */
-  dt_ms: number[];
+  pipeline_i?: number[];
+  dt0: number;
+  dt: number[];
   compute_units: number[];
-  /** Decimal strings (wei). */
   price_per_compute_unit: string[];
+  price_per_compute_unit_i?: number[];
   fees: string[];
-  response_time_ms: number[];
   response_time_raw: number[];
-  real_time_ratio: (number | null)[];
+  response_time_ms?: number[];
+  response_time_divisor?: number;
+  real_time_ratio: (number | [number] | null)[];
+  real_time_ratio_i?: number[];
   attributed: boolean[];
+  attributed_i?: number[];
   reason: (string | null)[];
+  reason_i?: number[];
+}
+
+/** The value of worker_processed_job_chunks.jobs_format for chunks written by `storedJobs`. */
+export const JOBS_FORMAT = 2;
+
+/**
+ * One dictionary-encoded column: its distinct values in order of first use and each job's index
+ * in them. While every job has the first job's value no index is written (one comparison per
+ * job: most columns of a chunk are constant).
+ */
+class DictColumn<V> {
+  readonly values: V[];
+  /** null while every job so far has values[0]. */
+  private indexes: number[] | null = null;
+  private readonly index = new Map<V, number>();
+  private last: V;
+  private lastIndex = 0;
+  constructor(first: V) {
+    this.values = [first];
+    this.index.set(first, 0);
+    this.last = first;
+  }
+  set(i: number, value: V): void {
+    if (value === this.last) {
+      if (this.indexes !== null) this.indexes.push(this.lastIndex);
+      return;
+    }
+    if (this.indexes === null) {
+      this.indexes = [];
+      for (let k = 0; k < i; k++) this.indexes.push(0); // packed, as the other columns
+    }
+    let k = this.index.get(value);
+    if (k === undefined) {
+      k = this.values.length;
+      this.values.push(value);
+      this.index.set(value, k);
+    }
+    this.last = value;
+    this.lastIndex = k;
+    this.indexes.push(k);
+  }
+  /** The index column, or undefined (left out of the JSON) when every job has the one value. */
+  get stored(): number[] | undefined {
+    return this.values.length > 1 ? this.indexes! : undefined;
+  }
+}
+
+/** d ≥ 0 such that d / raw is ratio exactly (IEEE double, as float8 division in the view), or null. */
+function ratioNumerator(ratio: number, raw: number): number | null {
+  if (!(raw > 0) || !Number.isSafeInteger(raw)) return null;
+  const d = Math.round(ratio * raw);
+  return Number.isSafeInteger(d) && d >= 0 && d / raw === ratio ? d : null;
 }
 
 function storedJobs(jobs: readonly JobRecord[]): StoredJobs {
   const n = jobs.length;
-  const col = <T>(): T[] => new Array<T>(n);
-  const s: StoredJobs = {
-    event_id: col(), eth_address: col(), request_id: col(), model_id: col(), pipeline: col(), dt_ms: col(), compute_units: col(),
-    price_per_compute_unit: col(), fees: col(), response_time_ms: col(), response_time_raw: col(), real_time_ratio: col(), attributed: col(), reason: col(),
+  if (n === 0) throw new Error("storedJobs: a chunk has at least one job");
+  // Plain arrays filled in order (packed: JSON.stringify writes them faster than preallocated holey ones).
+  const eventId: string[] = [], dt: number[] = [], computeUnits: number[] = [], fees: string[] = [], raw: number[] = [];
+  const j0 = jobs[0];
+  const eth = new DictColumn(j0.ethAddress), model = new DictColumn(j0.modelID), pipeline = new DictColumn(j0.pipeline);
+  const price = new DictColumn(j0.pricePerComputeUnit), attributed = new DictColumn(j0.attributed), reason = new DictColumn(j0.reason);
+  // real_time_ratio: the dictionary's keys are the numerator d (≥ 0, integer) for a derived ratio,
+  // and -1 - k for the k-th distinct ratio stored as itself; null is its own key.
+  const literalRatios: number[] = [];
+  const literalKey = new Map<number, number>();
+  const ratioKey = (r: number | null, responseTimeRaw: number): number | null => {
+    if (r === null) return null;
+    const d = ratioNumerator(r, responseTimeRaw);
+    if (d !== null) return d;
+    let k = literalKey.get(r);
+    if (k === undefined) {
+      k = literalRatios.length;
+      literalRatios.push(r);
+      literalKey.set(r, k);
+    }
+    return -1 - k;
   };
+  const ratio = new DictColumn(ratioKey(j0.realTimeRatio, j0.responseTimeRaw));
+  const dt0 = j0.dtMs;
+  let dtExact = Number.isSafeInteger(dt0);
+  let anyRequestId = false;
+  let divisor: number | null = j0.responseTimeMs === j0.responseTimeRaw ? 1 : 1_000_000;
   for (let i = 0; i < n; i++) {
     const j = jobs[i];
-    s.event_id[i] = j.eventId;
-    s.eth_address[i] = j.ethAddress;
-    s.request_id[i] = j.requestID;
-    s.model_id[i] = j.modelID;
-    s.pipeline[i] = j.pipeline;
-    s.dt_ms[i] = j.dtMs;
-    s.compute_units[i] = j.computeUnits;
-    s.price_per_compute_unit[i] = j.pricePerComputeUnit;
-    s.fees[i] = j.fees;
-    s.response_time_ms[i] = j.responseTimeMs;
-    s.response_time_raw[i] = j.responseTimeRaw;
-    s.real_time_ratio[i] = j.realTimeRatio;
-    s.attributed[i] = j.attributed;
-    s.reason[i] = j.reason;
+    eventId.push(j.eventId);
+    eth.set(i, j.ethAddress);
+    if (j.requestID !== null) anyRequestId = true;
+    model.set(i, j.modelID);
+    pipeline.set(i, j.pipeline);
+    const delta = j.dtMs - dt0;
+    dt.push(delta);
+    if (!Number.isSafeInteger(delta) || !Number.isSafeInteger(j.dtMs)) dtExact = false;
+    computeUnits.push(j.computeUnits);
+    price.set(i, j.pricePerComputeUnit);
+    fees.push(j.fees);
+    raw.push(j.responseTimeRaw);
+    if (divisor !== null && !(Number.isSafeInteger(j.responseTimeRaw) && j.responseTimeRaw / divisor === j.responseTimeMs)) divisor = null;
+    ratio.set(i, ratioKey(j.realTimeRatio, j.responseTimeRaw));
+    attributed.set(i, j.attributed);
+    reason.set(i, j.reason);
   }
-  return s;
+  return {
+    event_id: eventId,
+    eth_address: eth.values,
+    eth_address_i: eth.stored,
+    // Built only when stored (most chunks: no request IDs; ms derived).
+    request_id: anyRequestId ? jobs.map((j) => j.requestID) : undefined,
+    model_id: model.values,
+    model_id_i: model.stored,
+    pipeline: pipeline.values,
+    pipeline_i: pipeline.stored,
+    // Not integers (never, from events.ts): each job's own value, as format 1 stored it.
+    dt0: dtExact ? dt0 : 0,
+    dt: dtExact ? dt : jobs.map((j) => j.dtMs),
+    compute_units: computeUnits,
+    price_per_compute_unit: price.values,
+    price_per_compute_unit_i: price.stored,
+    fees,
+    response_time_raw: raw,
+    response_time_ms: divisor === null ? jobs.map((j) => j.responseTimeMs) : undefined,
+    response_time_divisor: divisor ?? undefined,
+    real_time_ratio: ratio.values.map((k) => (k === null ? null : k >= 0 ? [k] : literalRatios[-1 - k])),
+    real_time_ratio_i: ratio.stored,
+    attributed: attributed.values,
+    attributed_i: attributed.stored,
+    reason: reason.values,
+    reason_i: reason.stored,
+  };
 }
 
 /**
@@ -250,7 +374,7 @@ function storedPerf(nodeType: "ai" | "transcode", jobs: readonly JobRecord[]): S
 }
 
 /**
- * The jobs of each write set as ONE row (a JSON array of job rows) keyed by the offset the set
+ * The jobs of each write set as ONE row (`storedJobs`, format 2) keyed by the offset the set
  * applied through, instead of one row per job: a row per save, not per event. A write set saved
  * again meets its own key and is skipped, so saving stays idempotent. The view
  * worker_processed_jobs shows one row per job.
@@ -259,9 +383,9 @@ async function insertJobChunks(tx: Queryable, pid: string, chunks: Merged["jobCh
   const nodeType = requirePartition(pid).nodeType;
   for (const chunk of chunks) {
     await tx.query(
-      `INSERT INTO worker_processed_job_chunks (partition_id, through_offset, job_count, jobs, perf) VALUES ($1, $2, $3, $4, $5)
+      `INSERT INTO worker_processed_job_chunks (partition_id, through_offset, job_count, jobs_format, jobs, perf) VALUES ($1, $2, $3, $4, $5, $6)
        ON CONFLICT (partition_id, through_offset) DO NOTHING`,
-      [pid, chunk.throughOffset, chunk.jobs.length, JSON.stringify(storedJobs(chunk.jobs)), JSON.stringify(storedPerf(nodeType, chunk.jobs))],
+      [pid, chunk.throughOffset, chunk.jobs.length, JOBS_FORMAT, JSON.stringify(storedJobs(chunk.jobs)), JSON.stringify(storedPerf(nodeType, chunk.jobs))],
     );
   }
 }
