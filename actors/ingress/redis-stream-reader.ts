@@ -66,6 +66,13 @@ export interface ReaderStats {
 
 type XReadReply = [stream: string, entries: [id: string, fields: string[]][]][] | null;
 
+/** A batch given up because the reader is stopping (never acknowledged). */
+export class ReaderStopped extends Error {
+  constructor() {
+    super("redis reader stopping: batch left unacknowledged");
+  }
+}
+
 /** Bad input that will fail the same way every time: dead-letter it instead of retrying. */
 export function isPoisonError(err: unknown): boolean {
   if (err instanceof InputError) return true;
@@ -80,6 +87,10 @@ export class RedisStreamReader {
   private readonly commands: Redis;
   private readonly blocking: Redis;
   private running = false;
+  /** Set by stop(): retries and breaker waits end (the batch stays unacknowledged, read again later). */
+  private stopping = false;
+  /** Wakers of the backoff sleeps under way: stop() ends them at once. */
+  private readonly sleepers = new Set<() => void>();
   private loop: Promise<void> | null = null;
   private ownPendingDone = false;
   private lastClaimAt = -Infinity;
@@ -204,12 +215,22 @@ export class RedisStreamReader {
 
   /** Wait while a breaker is open (a dependency known to be down is not called). */
   private async waitFor(breaker: CircuitBreaker | undefined): Promise<void> {
-    while (breaker && !breaker.allows()) await this.sleep(Math.max(breaker.retryInMs(), this.opts.retry.baseDelayMs));
+    while (breaker && !breaker.allows()) {
+      this.throwIfStopping();
+      await this.sleep(Math.max(breaker.retryInMs(), this.opts.retry.baseDelayMs));
+    }
+  }
+
+  private throwIfStopping(): void {
+    if (this.stopping) throw new ReaderStopped();
   }
 
   private async handleWithRetry(batch: StreamEntry[]): Promise<void> {
     const sink = this.opts.breakers?.sink;
     for (let attempt = 0; ; attempt++) {
+      // Stopping while the sink is down: give up the batch unacknowledged (it is read again by
+      // this consumer at its next start, or claimed by another) instead of holding stop() up.
+      this.throwIfStopping();
       await this.waitFor(sink);
       try {
         await this.opts.handle(batch);
@@ -254,7 +275,16 @@ export class RedisStreamReader {
   }
 
   private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => this.clock.setTimeout(resolve, ms));
+    if (this.stopping) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wake = () => {
+        this.sleepers.delete(wake);
+        this.clock.clearTimeout(timer);
+        resolve();
+      };
+      const timer = this.clock.setTimeout(wake, ms);
+      this.sleepers.add(wake);
+    });
   }
 
   private toEntries(reply: XReadReply): StreamEntry[] {
@@ -288,9 +318,14 @@ export class RedisStreamReader {
     })();
   }
 
-  /** Stop reading; a batch being handled finishes first. Closes both connections. */
+  /**
+   * Stop reading; a handle call under way finishes first, but a batch waiting to be retried (its
+   * sink down, its breaker open) is given up unacknowledged. Closes both connections.
+   */
   async stop(): Promise<void> {
     this.running = false;
+    this.stopping = true;
+    for (const wake of [...this.sleepers]) wake();
     this.blocking.disconnect();
     await this.loop?.catch(() => {});
     this.loop = null;

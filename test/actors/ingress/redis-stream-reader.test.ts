@@ -158,6 +158,45 @@ test("reader - while the database breaker is open the handler is not called", as
   assert.is(sink.state, "closed");
 });
 
+/** Whether `p` settles within `ms` of real time (a hang shows as false; no timing is measured). */
+async function settles(p: Promise<unknown>, ms = 10_000): Promise<boolean> {
+  let timer!: ReturnType<typeof setTimeout>;
+  const late = new Promise<false>((res) => (timer = setTimeout(() => res(false), ms)));
+  try {
+    return await Promise.race([p.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+test("regression: stop() hung while the database was down - a batch waiting for its retry or for an open breaker is given up unacknowledged", async () => {
+  for (const breakerOpen of [false, true]) {
+    const s = await stream(2);
+    const clock = new SimulatedClock(); // never advanced: only stop() can end the waits
+    const sink = new CircuitBreaker("postgres", { threshold: 1, timeoutMs: 60_000, clock });
+    let calls = 0;
+    let first!: () => void;
+    const firstCall = new Promise<void>((res) => (first = res));
+    const r = reader({
+      streams: [s], clock, retry: { baseDelayMs: 30_000, maxDelayMs: 30_000 }, breakers: breakerOpen ? { sink } : {},
+      handle: async () => {
+        calls += 1;
+        first();
+        throw new RetryableError("connection refused");
+      },
+    });
+    r.start();
+    await firstCall;
+    // The failure is counted just after the handler's call: let it be.
+    for (let i = 0; i < 200 && breakerOpen && sink.state !== "open"; i++) await new Promise((res) => setTimeout(res, 5));
+    if (breakerOpen) assert.is(sink.state, "open");
+    assert.ok(await settles(r.stop()), `stop() returns while the batch waits (${breakerOpen ? "breaker open" : "backoff"})`);
+    assert.is(calls, 1, "not retried after stop");
+    assert.is(await pending(s), 2, "the batch stays unacknowledged: read again later");
+    assert.is(r.stats.acked, 0);
+  }
+});
+
 test("reader - a poison entry is dead-lettered and acknowledged, the rest is processed", async () => {
   const s = await stream(5);
   const ok: number[] = [];
