@@ -4,7 +4,8 @@
  *   strata payments audit [--partition P]         the audit trail
  *   strata payments trigger <partition>           one payment run now, against ETH_RPC_ENDPOINT with
  *                                                 ETH_PRIVATE_KEY; refused when either is missing (this
- *                                                 command never starts a dev chain)
+ *                                                 command never starts a dev chain); exit 1 when
+ *                                                 busy or refused (payments or node of another chain)
  *   strata payments resolve <paymentId> --as paid|unpaid --note "…" [--by NAME]
  * `--json` prints one JSON document. Amounts are wei, decimal strings.
  */
@@ -113,6 +114,9 @@ export const paymentsCommand: Command = {
         const report = await trigger(target!);
         if (json) io.out(toJson(report));
         else for (const l of formatRun(report)) io.out(l);
+        // Refused (the database's payments or the node on another chain than CHAIN_ID): nothing
+        // was done, which a script must not take for success.
+        if (report.outcome === "refused") throw new Error(`payment run refused: ${report.stopReason}`);
         return report.outcome === "busy" ? 1 : 0;
       } else {
         const by = typeof args.values.by === "string" && args.values.by.trim() !== "" ? `cli:${args.values.by.trim()}` : "cli";

@@ -11,7 +11,8 @@
  *    variable would mark real workers paid who were never paid on the real chain). To pay on a
  *    dev chain with a real database, run one and name it in ETH_RPC_ENDPOINT.
  * The audit goes to `S3_METRICS_BUCKET` under `payments/` (the old system's payments folder of
- * its IO manager storage). `/health` lists `eth-rpc` (eth_chainId, checked against the chain id).
+ * its IO manager storage). `/health` lists `eth-rpc` (eth_chainId, checked against the chain id);
+ * `/ready` says not ready while payments are refused (node or database payments on another chain).
  */
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { ReadinessCheck } from "../../admin/source.ts";
@@ -22,7 +23,7 @@ import type { HostContext } from "../kind-module.ts";
 import { paymentsConfig } from "../../actors/worker-partition/payments/config.ts";
 import type { PaymentRunReport } from "../../actors/worker-partition/payments/payment-run.ts";
 import { s3AuditStore } from "../../actors/worker-partition/payments/payment-audit-export.ts";
-import { FAILED_PREFIX, startPaymentsService } from "../../actors/worker-partition/payments/payments-service.ts";
+import { FAILED_PREFIX, REFUSED_PREFIX, startPaymentsService } from "../../actors/worker-partition/payments/payments-service.ts";
 
 export interface RunningPayments {
   readonly summary: string;
@@ -74,12 +75,18 @@ export async function startPayments(host: HostContext, partitions: readonly stri
     trigger: (partitionId) => service.trigger(partitionId, "admin"),
     probes: [ethProbe(url, label, chainId)],
     // Not ready while a partition's last run failed (threw: the node or the database did not
-    // answer); a run that ended, even stopped with a reason (gas above the cap), is progress.
+    // answer) or was refused (the database's payments or the node on another chain than
+    // CHAIN_ID), nor while the start-up check's node mismatch stands: each until a run ends.
+    // A run that ended, even stopped with a reason (gas above the cap), is progress.
     ready: () => {
       const runs = [...service.lastRuns()];
-      const failed = runs.filter(([, o]) => o.startsWith(FAILED_PREFIX));
-      const detail = runs.length === 0 ? "scheduled, no run yet" : runs.map(([p, o]) => `${p}: ${o}`).join(", ");
-      return [{ name: "ingress:payments-schedule", ready: failed.length === 0, lastProgressAt: null, backlog: failed.length, detail }];
+      const blocked = runs.filter(([, o]) => o.startsWith(FAILED_PREFIX) || o.startsWith(REFUSED_PREFIX));
+      const atStart = service.startProblem();
+      const detail = [
+        ...(atStart !== null ? [`at start: ${atStart}`] : []),
+        ...(runs.length === 0 ? ["scheduled, no run yet"] : runs.map(([p, o]) => `${p}: ${o}`)),
+      ].join(", ");
+      return [{ name: "ingress:payments-schedule", ready: blocked.length === 0 && atStart === null, lastProgressAt: null, backlog: blocked.length, detail }];
     },
     stop: () => service.stop(),
   };

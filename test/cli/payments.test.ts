@@ -2,7 +2,8 @@
  * `strata payments` on a database with WAL rows: list (the real command as a child process, and
  * audit in process), resolve an ambiguous payment as paid (ledger credited, audit written),
  * refuse to resolve a payment that is not ambiguous, and refuse `trigger` without
- * ETH_RPC_ENDPOINT (no dev chain started, no run recorded).
+ * ETH_RPC_ENDPOINT (no dev chain started, no run recorded); a `trigger` whose run is refused
+ * (the node of another chain than CHAIN_ID) exits 1 naming the reason.
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -18,6 +19,7 @@ import { paymentsCommand } from "../../cli/commands/payments.ts";
 import type { CliIo } from "../../cli/commands/command.ts";
 import type { PartitionPayments } from "../../admin/payments-routes.ts";
 import { runStrata } from "../support/run-strata.ts";
+import { DEV_ACCOUNTS, startAnvil } from "../support/anvil.ts";
 
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 const AI = "ai|us-central";
@@ -90,6 +92,28 @@ test("payments - list, audit and resolve on a database with WAL rows; trigger re
     const runs = await fx.db.query<{ n: string }>("SELECT count(*)::text AS n FROM payment_runs");
     assert.is(runs.rows[0].n, "0");
   } finally {
+    await fx.drop();
+  }
+});
+
+// Review item 2: a refused run exited 0, as if it had paid.
+test("payments - trigger against a node of another chain is refused: exit 1, the reason on stderr, nothing paid", async () => {
+  const fx = await createTestDatabase();
+  const anvil = await startAnvil();
+  try {
+    await migrate(fx.db);
+    await fx.db.query(`INSERT INTO worker_fee_ledger (partition_id, eth_address, earned_wei) VALUES ($1, $2, '50000000000000000')`, [AI, W1]);
+    const env = { DATABASE_URL: fx.url, ETH_RPC_ENDPOINT: anvil.url, ETH_PRIVATE_KEY: DEV_ACCOUNTS[0].privateKey, CHAIN_ID: "42161" };
+    const r = await runStrata(["payments", "trigger", AI], env);
+    assert.is(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /^payments ai\|us-central: run pmt_\d{8}_[0-9a-f]{6} refused: chain id mismatch: node reports 31337, CHAIN_ID is 42161/);
+    assert.match(r.stderr.trim(), /^strata payments: payment run refused: chain id mismatch: node reports 31337, CHAIN_ID is 42161; nothing reconciled or sent/);
+    const wal = await fx.db.query<{ n: string }>("SELECT count(*)::text AS n FROM payment_wal");
+    assert.is(wal.rows[0].n, "0");
+    const audit = await fx.db.query<{ event: string }>("SELECT event FROM payment_audit");
+    assert.equal(audit.rows.map((a) => a.event), ["run_refused"]);
+  } finally {
+    await anvil.stop();
     await fx.drop();
   }
 });

@@ -116,6 +116,7 @@ export class PaymentExecutor {
     );
     if (res.type === "committed") return { type: "WAL_COMMITTED" };
     if (res.type === "nonce_taken") return { type: "NONCE_TAKEN" };
+    if (res.type === "wrong_chain") return { type: "WAL_REFUSED", reason: res.reason };
     return { type: "LEASE_LOST", reason: res.reason };
   }
 

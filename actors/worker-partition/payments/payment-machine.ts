@@ -86,6 +86,8 @@ export type PaymentEvent =
   | { type: "WAL_COMMITTED" }
   | { type: "NONCE_TAKEN" }
   | { type: "LEASE_LOST"; reason: string }
+  /** The WAL write refused the payment (the database's payments are on another chain): nothing written, nothing sent. */
+  | { type: "WAL_REFUSED"; reason: string }
   | { type: "BROADCAST_ACCEPTED" }
   | { type: "BROADCAST_REJECTED"; reason: string }
   /** The WAL entry was found ambiguous (its nonce used by another transaction): this worker is blocked, the run goes on. */
@@ -258,6 +260,7 @@ export const paymentMachine = setup({
             // Another payment holds this nonce in the WAL: nothing was sent, prepare again.
             NONCE_TAKEN: { target: "preparing", actions: "forgetSigned" },
             LEASE_LOST: { target: "#paymentRun.stopped", actions: "stopNotSent" },
+            WAL_REFUSED: { target: "#paymentRun.stopped", actions: "stopNotSent" },
           },
         },
         broadcasting: {

@@ -3,6 +3,8 @@
  * executor (performs) and the stores (remember).
  *
  *   1. take the partition's run lease (compare-and-set; busy → nothing happens),
+ *   1b. refuse (nothing touched) when the database holds payments of another chain or the RPC
+ *      node reports another chain id than CHAIN_ID (a node that never answers: the run throws),
  *   2. reconcile every open WAL entry by hash (payment-recovery.ts),
  *   3. resume the unfinished run from its persisted snapshot — under the CURRENT settings
  *      (resumeUnderSettings: a payment not yet in the WAL is prepared again) — or start a new one,
@@ -20,6 +22,7 @@ import type { Db } from "../../../db/db.ts";
 import type { Clock } from "../../../supervisors/clock.ts";
 import { changedSettings, intentOf, paymentMachine, phaseOf, resumeUnderSettings } from "./payment-machine.ts";
 import type { PaymentEvent, PaymentResult, PaymentRunSnapshot, PaymentSettings } from "./payment-machine.ts";
+import { askNodeChainId, chainMismatchReason } from "./chain-check.ts";
 import { PaymentExecutor } from "./payment-executor.ts";
 import { reconcileOpenPayments } from "./payment-recovery.ts";
 import type { RecoveryOutcome } from "./payment-recovery.ts";
@@ -51,7 +54,8 @@ export interface PaymentRunOptions {
 export type PaymentRunReport =
   | { outcome: "busy"; partitionId: string }
   | {
-      outcome: "done" | "stopped" | "halted";
+      /** refused: the database's payments or the node are not on CHAIN_ID; nothing was touched (stopReason says why). */
+      outcome: "done" | "stopped" | "halted" | "refused";
       partitionId: string;
       runId: string;
       resumed: boolean;
@@ -79,14 +83,18 @@ export async function runPayments(deps: PaymentRunDeps, partitionId: string, opt
   }
   let halted = false;
   try {
-    // Before anything touches the chain (recovery included: an open entry of another chain would
-    // be judged by this chain's nonces), every payment of the database must be on this chain.
-    const foreign = await foreignChainProblem(db, deps.settings.chainId);
-    if (foreign !== null) {
+    // Before anything touches the chain (recovery included: an open entry would be judged by
+    // another chain's receipts and nonces), every payment of the database must be on CHAIN_ID,
+    // and so must the node: both are refusals (nothing touched, `run_refused` in the audit).
+    // A node that never answers (after the RPC retry delays) makes the run throw: not checked, not run.
+    const refusal =
+      (await foreignChainProblem(db, deps.settings.chainId)) ??
+      chainMismatchReason(await askNodeChainId(deps.rpc, clock, deps.settings.rpcRetryDelaysMs), deps.settings.chainId);
+    if (refusal !== null) {
       const runId = freshRunId;
-      await appendAudit(db, { partitionId, runId, event: "run_refused", detail: { reason: foreign, trigger: opts.trigger } });
-      log.error({ partition: partitionId, runId, reason: foreign }, `payment run refused: ${foreign}`);
-      return { outcome: "stopped", partitionId, runId, resumed: false, recovery: [], results: [], skipped: [], stopReason: foreign };
+      await appendAudit(db, { partitionId, runId, event: "run_refused", detail: { reason: refusal, trigger: opts.trigger } });
+      log.error({ partition: partitionId, runId, reason: refusal }, `payment run refused: ${refusal}`);
+      return { outcome: "refused", partitionId, runId, resumed: false, recovery: [], results: [], skipped: [], stopReason: refusal };
     }
     const recovery = await reconcileOpenPayments(deps, partitionId);
     const unfinished = await findRunningRun(db, partitionId);

@@ -1,5 +1,6 @@
 /**
- * Payment tables (db/migrations/0300_payments.sql): WAL, paid ledger, run lease, runs, audit.
+ * Payment tables (db/migrations/0300_payments.sql): WAL, paid ledger, run lease, runs, audit;
+ * the chain the database pays on (0303_payment_chain.sql).
  * Every write that changes a payment's status also appends its audit row in the same
  * transaction, and every write is idempotent (safe to repeat after a crash).
  * Reads the fee ledger `worker_fee_ledger` written by the worker-partition actor.
@@ -91,9 +92,21 @@ export async function foreignChainPayments(q: Queryable, chainId: string): Promi
  */
 export async function foreignChainProblem(q: Queryable, chainId: string): Promise<string | null> {
   const foreign = await foreignChainPayments(q, chainId);
-  if (foreign.length === 0) return null;
-  const list = foreign.map((f) => `${f.payments} on chain ${f.chainId}${f.chainId === "31337" ? " (the embedded dev chain)" : ""}`).join(", ");
-  return `this database holds payments made on another chain (${list}); this run pays on chain ${chainId} (CHAIN_ID). Amounts paid on one chain do not count on another, so nothing is paid: use a database whose payments are on chain ${chainId} (for the embedded dev chain's throw-away payments, a fresh STRATA_DATA_DIR or DATABASE_URL), or set CHAIN_ID to the chain they were made on`;
+  if (foreign.length > 0) {
+    const list = foreign.map((f) => `${f.payments} on chain ${f.chainId}${f.chainId === "31337" ? " (the embedded dev chain)" : ""}`).join(", ");
+    return `this database holds payments made on another chain (${list}); this run pays on chain ${chainId} (CHAIN_ID). Amounts paid on one chain do not count on another, so nothing is paid: use a database whose payments are on chain ${chainId} (for the embedded dev chain's throw-away payments, a fresh STRATA_DATA_DIR or DATABASE_URL), or set CHAIN_ID and ETH_RPC_ENDPOINT to that chain`;
+  }
+  const claimed = await claimedChain(q);
+  if (claimed !== null && claimed !== chainId) {
+    return `this database's payments are on chain ${claimed} (claimed by its first payment, payment_chain); this run pays on chain ${chainId} (CHAIN_ID), so nothing is paid: use a database of chain ${chainId}, or set CHAIN_ID and ETH_RPC_ENDPOINT to chain ${claimed}`;
+  }
+  return null;
+}
+
+/** The chain this database's payments are on (`payment_chain`, claimed by the first WAL write); null before any. */
+export async function claimedChain(q: Queryable): Promise<string | null> {
+  const res = await q.query<{ chain_id: string }>("SELECT chain_id::text AS chain_id FROM payment_chain");
+  return res.rowCount === 0 ? null : res.rows[0].chain_id;
 }
 
 /** Per worker of the partition: earned (fee ledger), paid (paid ledger), in flight and blocked (WAL). */
@@ -136,12 +149,19 @@ export async function maxWalNonce(q: Queryable, fromAddress: string, chainId: st
   return res.rows[0]?.n == null ? null : Number(res.rows[0].n);
 }
 
-export type WalWriteResult = { type: "committed" } | { type: "nonce_taken" } | { type: "lease_lost"; reason: string };
+export type WalWriteResult =
+  | { type: "committed" }
+  | { type: "nonce_taken" }
+  | { type: "lease_lost"; reason: string }
+  /** The database's payments are on another chain (`payment_chain`): nothing written, nothing to send. */
+  | { type: "wrong_chain"; reason: string };
 
 /**
  * Write the WAL entry (status `signed`) and COMMIT, fenced by the run's lease. Repeating the
  * write of the same signed transaction is a no-op; a nonce not above every WAL nonce of the
  * payer (or held by another open entry, for concurrent writers) is refused: prepare again.
+ * The first write claims the database for its chain (`payment_chain`); a write of another chain
+ * is refused (`wrong_chain`), also when two first writers of different chains race.
  */
 export async function writeWalEntry(db: Db, e: Omit<WalEntry, "status" | "blockNumber" | "note">, lease: LeaseToken, nowMs: number): Promise<WalWriteResult> {
   return db.transaction(async (tx) => {
@@ -161,6 +181,13 @@ export async function writeWalEntry(db: Db, e: Omit<WalEntry, "status" | "blockN
       [e.fromAddress, e.chainId],
     );
     if (max.rows[0]?.n != null && Number(max.rows[0].n) >= e.nonce) return { type: "nonce_taken" } as const;
+    // One chain per database. A concurrent first claim waits on the key until the other commits;
+    // the next statement reads the committed row (read committed: a new snapshot per statement).
+    await tx.query("INSERT INTO payment_chain (singleton, chain_id) VALUES (true, $1) ON CONFLICT (singleton) DO NOTHING", [e.chainId]);
+    const claimed = await claimedChain(tx);
+    if (claimed !== e.chainId) {
+      return { type: "wrong_chain", reason: `this database's payments are on chain ${claimed} (payment_chain); payment ${e.paymentId} is on chain ${e.chainId} (CHAIN_ID): not recorded, nothing sent` } as const;
+    }
     const ins = await tx.query(
       `INSERT INTO payment_wal (payment_id, run_id, partition_id, eth_address, amount_wei, from_address, chain_id, nonce,
          max_fee_per_gas, max_priority_fee_per_gas, gas_limit, raw_tx, tx_hash, status)

@@ -6,6 +6,8 @@
  *    not at the next schedule tick hours later; if a dead host's lease still holds it, the run is
  *    retried when that lease expires (payment-run-retry.ts).
  *  - A schedule tick whose run finds the partition busy is retried the same way, never dropped.
+ *  - At start the node's chain id is compared with CHAIN_ID once (`startProblem()`); every run
+ *    compares it again before it touches the chain (payment-run.ts).
  *  - The audit goes to S3 after every run, once at start, and every
  *    PAYMENT_AUDIT_EXPORT_INTERVAL_SECONDS, so a resolution made outside any run (admin route,
  *    `strata payments resolve`) reaches S3 within one interval.
@@ -24,6 +26,7 @@ import { PaymentRunRetry } from "./payment-run-retry.ts";
 import { errorMessage } from "../../../protocols/errors.ts";
 import { PaymentScheduler, paymentWorkDue } from "./payment-schedule.ts";
 import { OPEN_STATUSES, listWalEntries } from "./payment-store.ts";
+import { chainMismatchReason } from "./chain-check.ts";
 import { createRpcClient } from "./rpc-client.ts";
 
 export interface PaymentsServiceOptions {
@@ -57,13 +60,24 @@ export interface PaymentsService {
   trigger(partitionId: string, trigger?: PaymentTriggerSource): Promise<PaymentRunReport>;
   /** Copy every partition's audit rows not yet in S3; returns how many were stored. */
   exportAudit(): Promise<number>;
-  /** The outcome of the last run per partition on this host (`failed: <reason>` when it threw). */
+  /**
+   * The outcome of the last run per partition on this host (`failed: <reason>` when it threw,
+   * `refused: <reason>` when it was refused: the database's payments or the node on another chain).
+   */
   lastRuns(): ReadonlyMap<string, string>;
+  /**
+   * Why payments cannot proceed on this host, found by the start-up check (the node reports
+   * another chain id than CHAIN_ID); null when none. Cleared by the first run that gets past the
+   * run's own chain checks (one that ends done or stopped).
+   */
+  startProblem(): string | null;
   stop(): Promise<void>;
 }
 
 /** How `lastRuns()` marks a run that threw (an RPC or database failure) rather than ending. */
 export const FAILED_PREFIX = "failed: ";
+/** How `lastRuns()` marks a refused run (payments or node of another chain): `refused: <reason>`. */
+export const REFUSED_PREFIX = "refused: ";
 
 export async function startPaymentsService(opts: PaymentsServiceOptions): Promise<PaymentsService> {
   const { db, log, clock, values } = opts;
@@ -74,6 +88,7 @@ export async function startPaymentsService(opts: PaymentsServiceOptions): Promis
   const lastRun = new Map<string, string>();
   const automatic = opts.schedule ?? true;
   let stopped = false;
+  let startProblem: string | null = null;
 
   // One export at a time: after a run, on the timer and at start they would only repeat each other's puts.
   let exportQueue: Promise<unknown> = Promise.resolve();
@@ -96,7 +111,11 @@ export async function startPaymentsService(opts: PaymentsServiceOptions): Promis
   const run = async (partitionId: string, trigger: PaymentTriggerSource): Promise<PaymentRunReport> => {
     try {
       const report = await runPayments(deps, partitionId, { trigger });
-      lastRun.set(partitionId, report.outcome);
+      // A busy answer is no run: the last run's outcome (a refusal, a failure) stands.
+      if (report.outcome === "refused") lastRun.set(partitionId, `${REFUSED_PREFIX}${report.stopReason}`);
+      else if (report.outcome !== "busy") lastRun.set(partitionId, report.outcome);
+      // Past the run's chain checks: the node is on CHAIN_ID now.
+      if (report.outcome === "done" || report.outcome === "stopped") startProblem = null;
       log.info({ partition: partitionId, outcome: report.outcome, trigger }, `payments: ${trigger} run finished`);
       return report;
     } catch (err) {
@@ -152,6 +171,19 @@ export async function startPaymentsService(opts: PaymentsServiceOptions): Promis
     }, values.auditExportIntervalSeconds * 1000);
   };
 
+  // Once at start, without holding the start up (a node that does not answer is every run's
+  // concern): a node of another chain is said loudly and keeps payments not ready. Every run checks again.
+  const checkChainAtStart = async (): Promise<void> => {
+    try {
+      const problem = chainMismatchReason(await rpc.chainId(), settings.chainId);
+      if (problem === null || stopped) return;
+      startProblem = problem;
+      log.error({ chainId: settings.chainId }, `payments: the RPC node is on another chain; every payment run is refused until it is fixed: ${problem}`);
+    } catch (err) {
+      log.warn({ err: errorMessage(err) }, "payments: the RPC node did not answer eth_chainId at start; each payment run asks it again");
+    }
+  };
+  const chainChecked = checkChainAtStart();
   const catchUp = auditLater("at start");
   armExport();
   if (automatic) scheduler.start();
@@ -164,11 +196,13 @@ export async function startPaymentsService(opts: PaymentsServiceOptions): Promis
     trigger: (partitionId, trigger = "admin") => run(partitionId, trigger),
     exportAudit: () => audit(),
     lastRuns: () => lastRun,
+    startProblem: () => startProblem,
     async stop() {
       stopped = true;
       if (exportTimer) clock.clearTimeout(exportTimer);
       exportTimer = null;
       await scheduler.stop();
+      await chainChecked;
       await recovering;
       await retries.stop();
       await catchUp;

@@ -1,9 +1,13 @@
-/** Payment store on PostgreSQL and PGlite: lease compare-and-set, fenced idempotent WAL, credit, balances. */
+/**
+ * Payment store on PostgreSQL and PGlite: lease compare-and-set, fenced idempotent WAL, credit,
+ * balances; one chain per database (0303_payment_chain.sql: claimed by the first WAL write).
+ */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { migrate } from "../../../db/migrate.ts";
 import { lazyDatabase, testEngines } from "../../support/databases.ts";
 import {
+  claimedChain, foreignChainProblem, listWalEntries,
   acquireLease, creditPayment, getWalEntry, listAudit, loadBalances, markAmbiguous, markBroadcast, maxWalNonce, releaseLease, renewLease, resolvePayment, writeWalEntry,
 } from "../../../actors/worker-partition/payments/payment-store.ts";
 import type { LeaseToken } from "../../../actors/worker-partition/payments/payment-store.ts";
@@ -88,6 +92,66 @@ for (const engine of testEngines) {
     assert.equal(audit.filter((a) => a.paymentId === "p-bal-3").map((a) => [a.event, a.toStatus]), [["wal_written", "signed"], ["ambiguous", "ambiguous"], ["resolved", "resolved_paid"]]);
     const ledger = await db.query<{ n: string }>(`SELECT count(*)::text AS n FROM payment_ledger WHERE partition_id = $1`, [p]);
     assert.is(ledger.rows[0].n, "2");
+  });
+
+  // Review item 3: two hosts sharing one database with different CHAIN_IDs both passed the
+  // read-only check on an empty WAL and could both pay.
+  t("the first WAL write claims the database's chain; a payment of another chain is refused, also when two first writers race", async () => {
+    const own = await engine.create();
+    try {
+      const db = own.db;
+      await migrate(db);
+      assert.equal([await foreignChainProblem(db, "31337"), await foreignChainProblem(db, "42161"), await claimedChain(db)], [null, null, null], "an empty database is of no chain yet");
+      const l1 = (await acquireLease(db, "p-one", "host-1", "r1", 0, 10_000)) as LeaseToken;
+      const l2 = (await acquireLease(db, "p-two", "host-2", "r2", 0, 10_000)) as LeaseToken;
+      const onDev = entry("p-one-1", "p-one", W1, "100", 0);
+      const onArbitrum = { ...entry("p-two-1", "p-two", W2, "100", 0), chainId: "42161" };
+      // Both hosts' first payments at once, each of its own chain: exactly one is recorded.
+      const [r1, r2] = await Promise.all([writeWalEntry(db, onDev, l1, 1), writeWalEntry(db, onArbitrum, l2, 1)]);
+      assert.equal([r1.type, r2.type].sort(), ["committed", "wrong_chain"]);
+      const [won, lost] = r1.type === "committed" ? [onDev, onArbitrum] : [onArbitrum, onDev];
+      const refused = (r1.type === "committed" ? r2 : r1) as { type: "wrong_chain"; reason: string };
+      assert.is(refused.reason, `this database's payments are on chain ${won.chainId} (payment_chain); payment ${lost.paymentId} is on chain ${lost.chainId} (CHAIN_ID): not recorded, nothing sent`);
+      assert.is(await claimedChain(db), won.chainId);
+      assert.is(await getWalEntry(db, lost.paymentId), null);
+      assert.equal((await listWalEntries(db, won.partitionId)).map((w) => w.chainId), [won.chainId]);
+      // Later writes of the losing chain stay refused; the claiming chain goes on.
+      const lostLease = won === onDev ? l2 : l1;
+      assert.is((await writeWalEntry(db, { ...lost, paymentId: `${lost.paymentId}-again`, nonce: 7, txHash: "0xagain" }, lostLease, 2)).type, "wrong_chain");
+      const wonLease = won === onDev ? l1 : l2;
+      assert.is((await writeWalEntry(db, { ...won, paymentId: `${won.paymentId}-next`, nonce: 1, txHash: "0xnext" }, wonLease, 2)).type, "committed");
+      // The run's read-only check refuses the other chain, from the WAL and, with no WAL row left, from the claim.
+      assert.match((await foreignChainProblem(db, lost.chainId))!, `this database holds payments made on another chain (2 on chain ${won.chainId}`);
+      await db.query("DELETE FROM payment_wal");
+      assert.is(
+        await foreignChainProblem(db, lost.chainId),
+        `this database's payments are on chain ${won.chainId} (claimed by its first payment, payment_chain); this run pays on chain ${lost.chainId} (CHAIN_ID), so nothing is paid: use a database of chain ${lost.chainId}, or set CHAIN_ID and ETH_RPC_ENDPOINT to chain ${won.chainId}`,
+      );
+      assert.is(await foreignChainProblem(db, won.chainId), null);
+    } finally {
+      await own.drop();
+    }
+  });
+
+  t("the 0303 migration claims a database that paid on one chain only", async () => {
+    for (const [chains, claimed] of [[["31337"], "31337"], [["31337", "42161"], null], [[], null]] as const) {
+      const own = await engine.create();
+      try {
+        await migrate(own.db, { maxVersion: 302 });
+        for (const [i, chain] of chains.entries()) {
+          await own.db.query(
+            `INSERT INTO payment_wal (payment_id, run_id, partition_id, eth_address, amount_wei, from_address, chain_id, nonce,
+               max_fee_per_gas, max_priority_fee_per_gas, gas_limit, raw_tx, tx_hash, status)
+             VALUES ($1, 'r', 'p', $2, 100, $3, $4, $5, 1, 1, 21000, '0x02', $6, 'credited')`,
+            [`pay-${i}`, W1, PAYER, chain, i, `0xh${i}`],
+          );
+        }
+        await migrate(own.db);
+        assert.is(await claimedChain(own.db), claimed, `payments on ${chains.join(", ") || "no chain"}`);
+      } finally {
+        await own.drop();
+      }
+    }
   });
 
   test.after(() => fx.drop());

@@ -99,9 +99,10 @@ test("payments - a database holding payments made on another chain pays nothing 
     // The same database (paid on the dev chain, 31337) now pointed at another chain id; earnings grew to 0.08 ETH.
     await fx.earn(a, 8n * ETH / 100n);
     const report = await settle(runPayments(fx.deps("host-1", { chainId: "42161" }), fx.partition, { trigger: "admin" }), fx.clock);
-    assert.is(report.outcome, "stopped");
+    assert.is(report.outcome, "refused");
     if (report.outcome === "busy") throw new Error("unexpected");
     assert.match(report.stopReason!, /^this database holds payments made on another chain \(1 on chain 31337 \(the embedded dev chain\)\); this run pays on chain 42161 \(CHAIN_ID\)\. Amounts paid on one chain do not count on another, so nothing is paid/);
+    assert.match(report.stopReason!, /, or set CHAIN_ID and ETH_RPC_ENDPOINT to that chain$/);
     assert.equal([report.results, report.recovery], [[], []]);
     assert.is(await fx.rpc.nonce(fx.payer.address, "pending"), 1, "nothing sent");
     assert.is((await listWalEntries(fx.db, fx.partition)).length, 1);
@@ -110,7 +111,7 @@ test("payments - a database holding payments made on another chain pays nothing 
     await fx.db.query("UPDATE payment_wal SET status = 'broadcast' WHERE partition_id = $1", [fx.partition]);
     const refused = await settle(runPayments(fx.deps("host-1", { chainId: "42161" }), fx.partition, { trigger: "admin" }), fx.clock);
     if (refused.outcome === "busy") throw new Error("unexpected");
-    assert.equal([refused.outcome, refused.recovery], ["stopped", []]);
+    assert.equal([refused.outcome, refused.recovery], ["refused", []]);
     assert.equal((await listWalEntries(fx.db, fx.partition)).map((w) => w.status), ["broadcast"]);
     await fx.db.query("UPDATE payment_wal SET status = 'credited' WHERE partition_id = $1", [fx.partition]);
     // Back on the chain the payments were made on, the run pays the new part only.

@@ -25,7 +25,7 @@ import { freePort } from "../../../supervisors/embedded/free-port.ts";
 import { createRpcClient } from "../../../actors/worker-partition/payments/rpc-client.ts";
 import { createTestDatabase } from "../../support/databases.ts";
 import { startS3rver } from "../../support/s3rver.ts";
-import { DEV_ACCOUNTS } from "../../support/anvil.ts";
+import { DEV_ACCOUNTS, startAnvil } from "../../support/anvil.ts";
 import { randomAddress, settle } from "./support.ts";
 
 async function auditKeys(client: S3Client, partition: string): Promise<string[]> {
@@ -142,15 +142,15 @@ test("payments service - a resolution made outside any run reaches S3 within one
 
 test("payments service - a run that throws (its database failed) is marked failed in lastRuns until a later run ends", async () => {
   const t = await createTestDatabase();
+  const anvil = await startAnvil();
   const clock = new SimulatedClock(1_700_000_000_000);
   const P = "ai|us-west";
   try {
     await migrate(t.db);
     await t.db.query(`INSERT INTO worker_fee_ledger (partition_id, eth_address, earned_wei) VALUES ($1, $2, '20000000000000000')`, [P, randomAddress()]);
-    const values = loadSection(paymentsConfig, { flags: {}, env: { PAYMENT_RPC_RETRY_DELAYS_MS: "10,10" } }).values;
-    // No node answers at this port: a run that gets that far stops with a reason (an end, not a failure).
+    const values = loadSection(paymentsConfig, { flags: {}, env: { PAYMENT_RPC_RETRY_DELAYS_MS: "10,10", GAS_LIMIT: "21000" } }).values;
     const svc = await startPaymentsService({
-      db: t.db, log: pino({ level: "silent" }), clock, owner: "host-1", values, rpcUrl: `http://127.0.0.1:${await freePort()}`, chainId: 31337,
+      db: t.db, log: pino({ level: "silent" }), clock, owner: "host-1", values, rpcUrl: anvil.url, chainId: anvil.chainId,
       payerKey: DEV_ACCOUNTS[0].privateKey, partitions: [P], schedule: false,
     });
     try {
@@ -162,8 +162,36 @@ test("payments service - a run that throws (its database failed) is marked faile
       assert.match(svc.lastRuns().get(P)!, "payment_runs");
       await t.db.query("ALTER TABLE payment_runs_away RENAME TO payment_runs");
       const report = await settle(svc.trigger(P), clock);
-      assert.is(report.outcome, "stopped", JSON.stringify(report));
-      assert.is(svc.lastRuns().get(P), "stopped");
+      assert.is(report.outcome, "done", JSON.stringify(report));
+      assert.is(svc.lastRuns().get(P), "done");
+    } finally {
+      await svc.stop();
+    }
+  } finally {
+    await anvil.stop();
+    await t.drop();
+  }
+});
+
+test("payments service - a node that does not answer eth_chainId: the run fails (not a stop) and nothing is touched", async () => {
+  const t = await createTestDatabase();
+  const clock = new SimulatedClock(1_700_000_000_000);
+  const P = "ai|us-west";
+  try {
+    await migrate(t.db);
+    await t.db.query(`INSERT INTO worker_fee_ledger (partition_id, eth_address, earned_wei) VALUES ($1, $2, '20000000000000000')`, [P, randomAddress()]);
+    const values = loadSection(paymentsConfig, { flags: {}, env: { PAYMENT_RPC_RETRY_DELAYS_MS: "10,10" } }).values;
+    const svc = await startPaymentsService({
+      db: t.db, log: pino({ level: "silent" }), clock, owner: "host-1", values, rpcUrl: `http://127.0.0.1:${await freePort()}`, chainId: 31337,
+      payerKey: DEV_ACCOUNTS[0].privateKey, partitions: [P], schedule: false,
+    });
+    try {
+      const err = await settle(svc.trigger(P), clock).then(() => null, (e: Error) => e);
+      assert.match(err?.message ?? "no error", /^eth_chainId: RPC endpoint unreachable/);
+      assert.match(svc.lastRuns().get(P)!, /^failed: eth_chainId: RPC endpoint unreachable/);
+      assert.is(svc.startProblem(), null, "a node that does not answer is not a node of another chain");
+      const runs = await t.db.query<{ n: string }>("SELECT count(*)::text AS n FROM payment_runs");
+      assert.is(runs.rows[0].n, "0");
     } finally {
       await svc.stop();
     }
