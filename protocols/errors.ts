@@ -38,6 +38,29 @@ export function isRetryable(err: unknown): boolean {
   return true;
 }
 
+/** Node's network error codes of a dependency that cannot be reached or dropped the connection. */
+const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "ECONNABORTED"]);
+/** PostgreSQL SQLSTATEs of a server shutting down, starting, or out of connections (class 08 is matched whole). */
+const SERVER_UNAVAILABLE_STATES = new Set(["57P01", "57P02", "57P03", "53300"]);
+/** pg's own errors for a lost or refused connection (they carry no code). */
+const PG_CONNECTION_MESSAGE = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;
+
+/**
+ * Whether an error says a dependency could not be reached: a refused, reset or timed-out
+ * connection, a database server shutting down or not accepting connections (SQLSTATE class 08,
+ * 57P01-57P03, 53300). Such a failure is an outage, not the actor's fault: its supervisor keeps
+ * backing off instead of counting it toward failing the actor (kind-supervisor.ts). Looks
+ * through `cause` and AggregateError (a dual-stack connect) a few levels deep.
+ */
+export function isDependencyUnavailable(err: unknown, depth = 0): boolean {
+  if (!err || typeof err !== "object" || depth > 4) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === "string" && (NETWORK_CODES.has(code) || SERVER_UNAVAILABLE_STATES.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true;
+  if (err instanceof Error && PG_CONNECTION_MESSAGE.test(err.message)) return true;
+  if (err instanceof AggregateError && err.errors.some((e) => isDependencyUnavailable(e, depth + 1))) return true;
+  return isDependencyUnavailable((err as { cause?: unknown }).cause, depth + 1);
+}
+
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);

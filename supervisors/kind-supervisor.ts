@@ -22,7 +22,7 @@ import { DEFAULT_KIND_OPTIONS } from "./actor-kind.ts";
 import type { Clock, TimerHandle } from "./clock.ts";
 import type { Db } from "../db/db.ts";
 import type { Envelope } from "../protocols/envelope.ts";
-import { errorMessage, isRetryable, InputError, StrataError } from "../protocols/errors.ts";
+import { errorMessage, isDependencyUnavailable, isRetryable, InputError, StrataError } from "../protocols/errors.ts";
 import { validate } from "../protocols/validation.ts";
 import { partitionOf } from "../protocols/partition.ts";
 import { Mailbox } from "./mailbox.ts";
@@ -714,12 +714,18 @@ export class KindSupervisor<S> {
     cell.lastError = message;
     this.lastError = { entityId: cell.id, message, at: now };
     const policy = this.options.restart;
-    cell.restartTimes = restartsInWindow(cell.restartTimes, now, policy.windowMs);
-    if (cell.restartTimes.length >= policy.maxRestarts) {
-      this.escalate(cell, err);
-      return;
+    // An outage (the database or another dependency unreachable) is not the actor's fault: it
+    // backs off (up to maxDelayMs) for as long as the outage lasts, and is never failed for it —
+    // a failed actor dead-letters every later message until someone restarts it from admin.
+    const outage = isDependencyUnavailable(err);
+    if (!outage) {
+      cell.restartTimes = restartsInWindow(cell.restartTimes, now, policy.windowMs);
+      if (cell.restartTimes.length >= policy.maxRestarts) {
+        this.escalate(cell, err);
+        return;
+      }
+      cell.restartTimes.push(now);
     }
-    cell.restartTimes.push(now);
     cell.restarts++;
     this.counters.restarts++;
     cell.attempt++;
@@ -728,7 +734,7 @@ export class KindSupervisor<S> {
     cell.loaded = false;
     cell.state = undefined;
     cell.restartAt = now + delay;
-    this.deps.log.warn({ kind: this.name, entityId: cell.id, attempt: cell.attempt, delayMs: delay, err: message }, "actor restarting after backoff");
+    this.deps.log.warn({ kind: this.name, entityId: cell.id, attempt: cell.attempt, delayMs: delay, outage, err: message }, outage ? "actor restarting after backoff (a dependency is unreachable)" : "actor restarting after backoff");
     cell.timer = this.deps.clock.setTimeout(() => {
       cell.timer = null;
       cell.restartAt = null;

@@ -6,12 +6,14 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { pino } from "pino";
+import pg from "pg";
 import { ActorSystem } from "../../supervisors/actor-system.ts";
 import { SimulatedClock } from "../../supervisors/clock.ts";
 import { migrate } from "../../db/migrate.ts";
 import { DeadLetterStore, listDeadLetters } from "../../db/dead-letter-store.ts";
 import { lazyDatabase, testEngines } from "../support/databases.ts";
 import { uniqueName } from "../support/env.ts";
+import { freePort } from "../support/services.ts";
 import { AskTimeoutError, ActorFailedError, CommitFailedError, MailboxFullError } from "../../supervisors/runtime-errors.ts";
 import { InputError, RetryableError } from "../../protocols/errors.ts";
 import { createLedgerTable, ledgerKind, newKnobs, persistedEntries, type LedgerKnobs } from "./test-kinds.ts";
@@ -19,6 +21,19 @@ import type { DeadLetterSink, KindOptions } from "../../supervisors/actor-kind.t
 import type { Db } from "../../db/db.ts";
 
 const log = pino({ level: "silent" });
+
+/** The error pg gives for a server that is not there (a port nothing listens on). */
+async function refusedConnectionError(): Promise<Error> {
+  const client = new pg.Client({ host: "127.0.0.1", port: await freePort(), user: "strata", database: "none", connectionTimeoutMillis: 5_000 });
+  // (No end(): a client whose connect failed holds no socket, and its end() never settles.)
+  try {
+    await client.connect();
+  } catch (err) {
+    return err as Error;
+  }
+  await client.end();
+  throw new Error("a connection to a free port succeeded");
+}
 
 /** Waits (I/O turns, not clock time) until `pred` holds; fails naming `what` after 10 s. */
 async function until(pred: () => boolean | Promise<boolean>, what: string): Promise<void> {
@@ -195,6 +210,31 @@ for (const engine of testEngines) {
     assert.is(system.restart("ledger", "bad"), true);
     assert.is(system.stats("ledger").failed, 0);
     assert.is(await system.ask("ledger", "bad", "append", { n: 3 }, { timeoutMs: 1000 }), 1);
+  });
+
+  t("regression: a database outage of a few seconds failed actors for good - an unreachable dependency backs off without escalating", async () => {
+    const { system, clock, knobs } = await setup({ restart: { maxRestarts: 3, windowMs: 60_000, baseDelayMs: 100, maxDelayMs: 1_000, jitter: 0 } });
+    // A real refused connection: pg to a port nothing listens on.
+    knobs.outage = await refusedConnectionError();
+    const reply = system.ask("ledger", "o", "append", { n: 1 }, { timeoutMs: 600_000 });
+    for (let i = 1; i <= 8; i++) {
+      await until(async () => (await system.inspect("ledger", "o")).restarts === i, `restart ${i}`);
+      const view = await system.inspect("ledger", "o");
+      assert.is(view.status, "backoff", `restart ${i}: backing off, not failed`);
+      assert.is(system.stats("ledger").failed, 0);
+      if (i === 8) knobs.outage = null; // the dependency is back before the next try
+      await clock.advance((view.restartAt as number) - clock.now());
+    }
+    assert.is(await reply, 1, "the message is applied once the dependency is back");
+    // A bug-like failure still escalates as before (the outage did not change the policy).
+    knobs.broken.add("b");
+    system.tell("ledger", "b", "append", { n: 1 });
+    for (let i = 1; i <= 3; i++) {
+      await until(async () => (await system.inspect("ledger", "b")).restarts === i, `b restart ${i}`);
+      const view = await system.inspect("ledger", "b");
+      await clock.advance((view.restartAt as number) - clock.now());
+    }
+    await until(async () => (await system.inspect("ledger", "b")).status === "failed", "b failed");
   });
 
   t("supervision - restarts spread over more than the window do not escalate", async () => {

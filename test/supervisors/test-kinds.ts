@@ -19,6 +19,8 @@ export interface LedgerKnobs {
   failures: Map<string, number>;
   /** Entities whose handler always throws a retryable error. */
   broken: Set<string>;
+  /** While set, every handler throws this error (a dependency's outage: a real connection error). */
+  outage: Error | null;
   /** When set, `append` waits for this promise before applying. */
   gate: Promise<void> | null;
   /** Messages handled, as `<id>:<type>` (to see retries). */
@@ -30,7 +32,7 @@ export interface LedgerKnobs {
 }
 
 export function newKnobs(): LedgerKnobs {
-  return { failures: new Map(), broken: new Set(), gate: null, handled: [], loads: [], loadFailures: 0 };
+  return { failures: new Map(), broken: new Set(), outage: null, gate: null, handled: [], loads: [], loadFailures: 0 };
 }
 
 export async function createLedgerTable(db: Db, table: string): Promise<void> {
@@ -86,6 +88,7 @@ export function ledgerKind(opts: {
     },
     async handle(state, msg, ctx) {
       knobs.handled.push(`${ctx.id}:${msg.type}`);
+      if (knobs.outage) throw knobs.outage;
       if (knobs.broken.has(ctx.id)) throw new RetryableError(`${ctx.id} is broken`, { code: "broken" });
       const left = knobs.failures.get(ctx.id) ?? 0;
       if (left > 0) {
