@@ -11,7 +11,18 @@
  * sample generator's events and on mutated ones (test/actors/vault-term/events-fast-path.test.ts).
  */
 import type { AtomCreated, Deposited, Redeemed, SharePriceChanged, TripleCreated, TxInfo, VaultEvent } from "./events.ts";
-import { checksumAddress, counterTermId, decodeAtomData, ensureHexPrefix, hexToBytes, parseHexTimestamp, parseLogIndex } from "./normalize.ts";
+import {
+  checkBlockTimestamp,
+  checksumAddress,
+  counterTermId,
+  decodeAtomData,
+  ensureHexPrefix,
+  hexToBytes,
+  isUint256,
+  parseHexTimestamp,
+  parseLogIndex,
+  storableTextProblem,
+} from "./normalize.ts";
 
 const DECIMAL = /^[0-9]+$/;
 const BYTES32 = /^(0[xX])?[0-9a-fA-F]{64}$/;
@@ -22,8 +33,9 @@ function isRecord(v: unknown): v is Fields {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
+/** A decimal uint256 (0 … 2^256 − 1), as the schema's `uint256`. */
 function uint256(v: unknown): string | undefined {
-  if (typeof v === "string") return DECIMAL.test(v) ? v : undefined;
+  if (typeof v === "string") return DECIMAL.test(v) && isUint256(v) ? v : undefined;
   if (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) return String(v);
   return undefined;
 }
@@ -42,8 +54,13 @@ function address(v: unknown): string | undefined {
   }
 }
 
+/** A string PostgreSQL text holds as it is (the schema's `storableText`). */
+function text(v: unknown): v is string {
+  return typeof v === "string" && storableTextProblem(v) === null;
+}
+
 function curveId(v: unknown): string | undefined {
-  if (typeof v === "string") return v.length > 0 ? v : undefined;
+  if (typeof v === "string") return v.length > 0 && text(v) ? v : undefined;
   if (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) return String(v);
   return undefined;
 }
@@ -64,8 +81,8 @@ function safeInt(v: unknown): number | undefined {
 function txInfo(v: unknown): TxInfo | undefined {
   if (!isRecord(v)) return undefined;
   const { address: addr, block_hash, network, transaction_hash } = v;
-  if (typeof addr !== "string" || typeof block_hash !== "string" || typeof network !== "string") return undefined;
-  if (typeof transaction_hash !== "string" || transaction_hash.length === 0) return undefined;
+  if (!text(addr) || !text(block_hash) || !text(network)) return undefined;
+  if (!text(transaction_hash) || transaction_hash.length === 0) return undefined;
   const blockNumber = safeInt(v.block_number);
   const transactionIndex = safeInt(v.transaction_index);
   if (blockNumber === undefined || transactionIndex === undefined) return undefined;
@@ -77,10 +94,8 @@ function txInfo(v: unknown): TxInfo | undefined {
   try {
     logIndex = parseLogIndex(li);
     if (ts === undefined || ts === null) blockTimestamp = null;
-    else if (typeof ts === "number") {
-      if (!Number.isSafeInteger(ts) || ts < 0) return undefined;
-      blockTimestamp = ts;
-    } else if (typeof ts === "string") blockTimestamp = parseHexTimestamp(ts);
+    else if (typeof ts === "number") blockTimestamp = checkBlockTimestamp(ts);
+    else if (typeof ts === "string") blockTimestamp = parseHexTimestamp(ts);
     else return undefined;
   } catch {
     return undefined;

@@ -10,13 +10,36 @@ import { z } from "zod";
 import { validate } from "../../protocols/validation.ts";
 import { InputError } from "../../protocols/errors.ts";
 import { normalizeCommonEvent, normalizeCreationEvent } from "./events-fast-path.ts";
-import { checksumAddress, counterTermId, decodeAtomData, ensureHexPrefix, hexToBytes, parseHexTimestamp, parseLogIndex } from "./normalize.ts";
+import { jsonbProblem } from "../../db/sql.ts";
+import {
+  checkBlockTimestamp,
+  checksumAddress,
+  counterTermId,
+  decodeAtomData,
+  ensureHexPrefix,
+  hexToBytes,
+  isUint256,
+  parseHexTimestamp,
+  parseLogIndex,
+  storableTextProblem,
+} from "./normalize.ts";
 
-/** A uint256 as a decimal string (a JSON integer is accepted and turned into its string). */
+/**
+ * A uint256 as a decimal string, 0 … 2^256 − 1 (a JSON integer is accepted and turned into its
+ * string). The bound keeps every amount storable in NUMERIC(78,0) (docs/vault-term.md, Bounds).
+ */
 const uint256 = z.union([
-  z.string().regex(/^[0-9]+$/, "expected a decimal uint256 string"),
+  z.string().superRefine((v, ctx) => {
+    if (!/^[0-9]+$/.test(v)) ctx.addIssue({ code: "custom", message: "expected a decimal uint256 string" });
+    else if (!isUint256(v)) ctx.addIssue({ code: "custom", message: `exceeds the uint256 maximum 2^256 − 1 (${v.length} digits)` });
+  }),
   z.number().int().nonnegative().refine(Number.isSafeInteger, "integer too large for a JSON number").transform(String),
 ]);
+/** A string PostgreSQL text can hold as received (no U+0000, no lone surrogate). */
+const storableText = z.string().superRefine((v, ctx) => {
+  const problem = storableTextProblem(v);
+  if (problem !== null) ctx.addIssue({ code: "custom", message: problem });
+});
 const hexId = z.string().regex(/^(0[xX])?[0-9a-fA-F]{64}$/, "expected bytes32 hex (64 digits)").transform(ensureHexPrefix);
 const address = z.string().transform((v, ctx) => {
   try {
@@ -26,7 +49,7 @@ const address = z.string().transform((v, ctx) => {
     return z.NEVER;
   }
 });
-const curveId = z.union([z.string().min(1), z.number().int().nonnegative().transform(String)]);
+const curveId = z.union([storableText.min(1), z.number().int().nonnegative().transform(String)]);
 const vaultType = z.number().int().min(0).max(2);
 const logIndex = z.union([z.string(), z.number()]).transform((v, ctx) => {
   try {
@@ -41,8 +64,8 @@ const blockTimestamp = z
   .optional()
   .transform((v, ctx) => {
     if (v === undefined || v === null) return null;
-    if (typeof v === "number") return v;
     try {
+      if (typeof v === "number") return checkBlockTimestamp(v);
       return parseHexTimestamp(v);
     } catch (err) {
       ctx.addIssue({ code: "custom", message: (err as Error).message });
@@ -52,13 +75,13 @@ const blockTimestamp = z
 const safeInt = z.union([z.number().int().nonnegative(), z.string().regex(/^[0-9]+$/).transform(Number)]).refine(Number.isSafeInteger, "integer too large");
 
 export const transactionInformationSchema = z.object({
-  address: z.string(),
-  block_hash: z.string(),
+  address: storableText,
+  block_hash: storableText,
   block_number: safeInt,
   block_timestamp: blockTimestamp,
   log_index: logIndex,
-  network: z.string(),
-  transaction_hash: z.string().min(1),
+  network: storableText,
+  transaction_hash: storableText.min(1),
   transaction_index: safeInt,
 });
 
@@ -231,7 +254,12 @@ export function normalizeEventWithSchemas(eventName: string, data: unknown, what
     }
     default: {
       if (!eventName) throw new InputError(`${what}: event_name is empty`, { code: "validation" });
+      const nameProblem = storableTextProblem(eventName);
+      if (nameProblem !== null) throw new InputError(`${what}: event_name ${nameProblem}`, { code: "validation" });
       const e = validate(z.object({ transaction_information: transactionInformationSchema }).loose(), data, label);
+      // Kept as JSONB, which refuses U+0000 and lone surrogates anywhere (keys included).
+      const dataProblem = jsonbProblem(JSON.stringify(data));
+      if (dataProblem !== null) throw new InputError(`${label}: event_data ${dataProblem}`, { code: "validation" });
       return { type: "Generic", tx: txInfo(e.transaction_information), eventName, eventData: data };
     }
   }

@@ -19,7 +19,3 @@ export function marketCap(totalShares: bigint, sharePrice: bigint): bigint | nul
   return value > NUMERIC_78_MAX || value < -NUMERIC_78_MAX ? null : value;
 }
 
-/** A Σ of NUMERIC(78,0) values (nulls skipped, as SQL SUM does) as stored: null when it does not fit. */
-export function numericSum(total: bigint): bigint | null {
-  return total > NUMERIC_78_MAX ? null : total;
-}

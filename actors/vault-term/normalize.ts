@@ -7,6 +7,9 @@
  * - checksumAddress: 40 hex digits (with or without 0x, any case) → EIP-55; otherwise InputError.
  * - counterTermId: keccak256(COUNTER_SALT ‖ termId bytes) with COUNTER_SALT = keccak256("COUNTER_SALT").
  * - decodeAtomData: hex bytes (rindexer sends them without 0x) → UTF-8 text when valid, else null.
+ * - Bounds (docs/vault-term.md, "Bounds (stop 11)"): isUint256 (0 … 2^256 − 1, what the contract
+ *   can emit and what fits NUMERIC(78,0)), checkBlockTimestamp (0 … MAX_BLOCK_TIMESTAMP), and
+ *   storableTextProblem (U+0000 or a lone UTF-16 surrogate, which PostgreSQL text cannot hold).
  */
 import { getAddress, keccak256, toUtf8Bytes, getBytes } from "ethers";
 import { InputError } from "../../protocols/errors.ts";
@@ -33,12 +36,47 @@ export function parseLogIndex(value: string | number, what = "log_index"): numbe
   return n;
 }
 
-/** `0x`-hex seconds → seconds. */
+/** The largest uint256: amounts above it cannot come from the contract (and 10^78 − 1 is NUMERIC(78,0)'s limit). */
+export const UINT256_MAX = 2n ** 256n - 1n;
+const UINT256_MAX_DIGITS = UINT256_MAX.toString().length; // 78
+
+/** Whether a string of decimal digits (already checked) is at most 2^256 − 1 (leading zeros allowed). */
+export function isUint256(digits: string): boolean {
+  return digits.length < UINT256_MAX_DIGITS || BigInt(digits) <= UINT256_MAX;
+}
+
+/**
+ * The latest block timestamp accepted: 9999-12-31T23:59:59Z. PostgreSQL's timestamptz (to_timestamp)
+ * stops at 294276 AD and a JavaScript Date at 275760 AD; four-digit years are what every client of
+ * the tables reads back without surprise, and a chain's clock is far below either.
+ */
+export const MAX_BLOCK_TIMESTAMP = 253_402_300_799;
+
+/** A block timestamp in seconds, checked against 0 … MAX_BLOCK_TIMESTAMP. */
+export function checkBlockTimestamp(seconds: number, what = "block_timestamp", received: unknown = seconds): number {
+  if (!Number.isSafeInteger(seconds) || seconds < 0 || seconds > MAX_BLOCK_TIMESTAMP) {
+    throw new InputError(`${what}: ${JSON.stringify(received)} is outside 0 … ${MAX_BLOCK_TIMESTAMP} seconds (9999-12-31T23:59:59Z)`, { code: "bad_timestamp" });
+  }
+  return seconds;
+}
+
+/** `0x`-hex seconds → seconds (0 … MAX_BLOCK_TIMESTAMP). */
 export function parseHexTimestamp(value: string, what = "block_timestamp"): number {
   if (!/^0[xX][0-9a-fA-F]+$/.test(value)) throw new InputError(`${what}: expected 0x-hex seconds, got ${JSON.stringify(value)}`, { code: "bad_timestamp" });
   const n = parseInt(value.slice(2), 16);
   if (!Number.isSafeInteger(n)) throw new InputError(`${what}: ${JSON.stringify(value)} is too large`, { code: "bad_timestamp" });
-  return n;
+  return checkBlockTimestamp(n, what, value);
+}
+
+// U+0000, or a UTF-16 surrogate without its pair: PostgreSQL text refuses the first, and the
+// drivers turn the second into U+FFFD (so the stored key would differ from the one received).
+const UNSTORABLE_TEXT = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Why PostgreSQL text could not hold this string as it is, or null when it can. */
+export function storableTextProblem(value: string): string | null {
+  const m = UNSTORABLE_TEXT.exec(value);
+  if (!m) return null;
+  return m[0] === "\u0000" ? "contains U+0000, which PostgreSQL text cannot store" : "contains a lone UTF-16 surrogate, which PostgreSQL text cannot store";
 }
 
 // EIP-55 needs a keccak per address (~25 µs in JS); accounts repeat, so results are memoised by

@@ -11,10 +11,12 @@
  *  - term: type from AtomCreated / TripleCreated (pro and counter: 'Triple'); totals = Σ vaults,
  *    recomputed when the term row exists;
  *  - created_at = earliest and updated_at = latest block timestamp among the events applied to a
- *    row (the earlier system used "the last processed event", which depends on arrival order).
+ *    row (the earlier system used "the last processed event", which depends on arrival order);
+ *  - every stored sum (position deposit / redeem totals, term totals) saturates at 10^78 − 1
+ *    (`storedSum`, docs/vault-term.md "Bounds (stop 11)"): NUMERIC(78,0) cannot hold more.
  */
 import type { TermEvent, Deposited, Redeemed, SharePriceChanged, AtomCreated, TripleCreated } from "./events.ts";
-import { marketCap, numericSum } from "./market-cap.ts";
+import { marketCap, NUMERIC_78_MAX } from "./market-cap.ts";
 import {
   VAULT_TYPES,
   isEventNewer,
@@ -27,6 +29,16 @@ import {
   type TermType,
   type VaultState,
 } from "./term-state.ts";
+
+/**
+ * A sum of non-negative NUMERIC(78,0) amounts as stored: saturated at 10^78 − 1, the largest value
+ * the column holds (the rule of every stored sum of this kind, here and in triple-analytics.ts:
+ * docs/vault-term.md, "Bounds (stop 11)"). A function of the exact sum, so replay equals live; and
+ * once a growing total saturates, adding more keeps it saturated (cap(cap(a) + b) = cap(a + b)).
+ */
+export function storedSum(total: bigint): bigint {
+  return total > NUMERIC_78_MAX ? NUMERIC_78_MAX : total;
+}
 
 /** What the reducer changed; the store writes exactly these rows. */
 export interface TermChanges {
@@ -123,10 +135,10 @@ function applyPositionEvent(state: TermState, e: Deposited | Redeemed, changes: 
   }
   const stamp = stampOf(e);
   if (e.type === "Deposited") {
-    pos.totalDeposit += BigInt(e.assetsAfterFees);
+    pos.totalDeposit = storedSum(pos.totalDeposit + BigInt(e.assetsAfterFees));
     if (isEventNewer(stamp, pos.lastDeposit)) pos.lastDeposit = stamp;
   } else {
-    pos.totalRedeem += BigInt(e.assets);
+    pos.totalRedeem = storedSum(pos.totalRedeem + BigInt(e.assets));
     if (isEventNewer(stamp, pos.lastRedeem)) pos.lastRedeem = stamp;
   }
   if (isEventNewer(stamp, pos.lastShares)) {
@@ -241,8 +253,8 @@ export function reduceTermInto(state: TermState, events: readonly TermEvent[], c
       assets += v.totalAssets;
       if (v.marketCap !== null) caps += v.marketCap;
     }
-    const totalAssets = numericSum(assets) ?? 0n;
-    const totalMarketCap = numericSum(caps);
+    const totalAssets = storedSum(assets);
+    const totalMarketCap = storedSum(caps);
     if (totalAssets !== state.term.totalAssets || totalMarketCap !== state.term.totalMarketCap) {
       state.term.totalAssets = totalAssets;
       state.term.totalMarketCap = totalMarketCap;

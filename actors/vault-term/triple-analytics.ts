@@ -15,10 +15,19 @@
  * Recomputation is idempotent (deltas against the stored triple_term, under a per-triple lock),
  * so two workers processing the same term only repeat work.
  * updated_at is the latest vault updated_at (block time), so replay reproduces it exactly.
+ *
+ * Sums saturate at 10^78 − 1 (`storedSum`, the rule of every stored sum of this kind; docs
+ * "Bounds (stop 11)"). triple_vault and triple_term are recomputed from the vaults, so that is a
+ * cap of the exact sum. predicate_object / subject_predicate are kept by deltas, which cannot
+ * come back from a saturated value: a pair whose delta-updated total reaches 10^78 − 1 (or whose
+ * delta was itself out of range) is recomputed from its triples' triple_term rows in the same
+ * transaction (rare: only pairs at the limit), so the stored total is always
+ * min(Σ triple_term.total_market_cap, 10^78 − 1) whatever the order of updates.
  */
 import type { Db, Queryable } from "../../db/db.ts";
 import { lockIds, LOCK_NAMESPACE } from "./term-locks.ts";
 import { NUMERIC_78_MAX } from "./market-cap.ts";
+import { storedSum } from "./reducer.ts";
 
 export interface VaultMetrics {
   termId: string;
@@ -63,7 +72,7 @@ export interface PairDelta {
 }
 
 const maxTs = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
-const cap = (v: bigint) => (v > NUMERIC_78_MAX ? NUMERIC_78_MAX : v);
+const cap = storedSum;
 
 /** triple_vault rows of one triple: per curve where the pro or the counter vault exists. */
 export function tripleVaultRows(triple: TripleRef, vaultsByTerm: ReadonlyMap<string, ReadonlyMap<string, VaultMetrics>>): TripleVaultRow[] {
@@ -266,20 +275,30 @@ export async function recomputeTriples(tx: Queryable, termIds: readonly string[]
   return triples.length;
 }
 
+const MAX78 = NUMERIC_78_MAX.toString();
+
 async function applyPairDeltas(tx: Queryable, table: string, colA: string, colB: string, deltas: Map<string, PairDelta>): Promise<void> {
   // Every touched pair is written, even with zero deltas: updated_at must follow the latest
   // triple_term time whatever the order of updates (so replay reproduces it).
   const rows = [...deltas.values()].sort((x, y) => (x.a < y.a ? -1 : x.a > y.a ? 1 : x.b < y.b ? -1 : x.b > y.b ? 1 : 0));
   if (rows.length === 0) return;
-  await tx.query(
+  // A stored total below 10^78 − 1 is exact, so old + delta is too. The market cap delta is clamped
+  // to ±(10^78 − 1) so the row fits the column; a clamped delta (|Σ| beyond the limit) always lands
+  // outside [0, 10^78 − 1) below. A total at the limit (saturated, so not exact) or a result
+  // outside [0, 10^78 − 1) gets 10^78 − 1 here and is recomputed from triple_term after
+  // (as is a negative total, which only a pair row missing its earlier triples could give).
+  const res = await tx.query<{ a: string; b: string; recompute: boolean }>(
     `INSERT INTO ${table} AS t (${colA}, ${colB}, triple_count, total_position_count, total_market_cap, updated_at)
-     SELECT a, b, n::bigint, p::bigint, m::numeric, to_timestamp(u::double precision)
+     SELECT a, b, n::bigint, p::bigint, GREATEST(LEAST(m::numeric, ${MAX78}), -${MAX78}), to_timestamp(u::double precision)
        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS r(a, b, n, p, m, u)
       ORDER BY a, b
      ON CONFLICT (${colA}, ${colB}) DO UPDATE SET triple_count = t.triple_count + EXCLUDED.triple_count,
        total_position_count = t.total_position_count + EXCLUDED.total_position_count,
-       total_market_cap = t.total_market_cap + EXCLUDED.total_market_cap,
-       updated_at = GREATEST(t.updated_at, EXCLUDED.updated_at)`,
+       total_market_cap = CASE WHEN t.total_market_cap < ${MAX78}
+                                    AND t.total_market_cap + EXCLUDED.total_market_cap >= 0 AND t.total_market_cap + EXCLUDED.total_market_cap < ${MAX78}
+                               THEN t.total_market_cap + EXCLUDED.total_market_cap ELSE ${MAX78} END,
+       updated_at = GREATEST(t.updated_at, EXCLUDED.updated_at)
+     RETURNING ${colA} AS a, ${colB} AS b, (total_market_cap = ${MAX78} OR total_market_cap < 0) AS recompute`,
     [
       rows.map((r) => r.a),
       rows.map((r) => r.b),
@@ -288,5 +307,19 @@ async function applyPairDeltas(tx: Queryable, table: string, colA: string, colB:
       rows.map((r) => r.marketCap.toString()),
       rows.map((r) => tsParam(r.updatedAt)),
     ],
+  );
+  const atLimit = res.rows.filter((r) => r.recompute === true);
+  if (atLimit.length === 0) return;
+  // The rows are locked by the upsert above; READ COMMITTED gives this statement a snapshot with
+  // every committed triple_term (a concurrent transaction's uncommitted change to another triple
+  // of the pair is not seen, and that transaction adds its own delta after this one commits).
+  await tx.query(
+    `UPDATE ${table} AS t SET total_market_cap = LEAST(${MAX78}, COALESCE((
+         SELECT sum(tt.total_market_cap) FROM triple tr
+           JOIN triple_term tt ON tt.term_id = tr.term_id AND tt.counter_term_id = tr.counter_term_id
+          WHERE tr.${colA} = t.${colA} AND tr.${colB} = t.${colB}), 0))
+       FROM unnest($1::text[], $2::text[]) AS k(a, b)
+      WHERE t.${colA} = k.a AND t.${colB} = k.b`,
+    [atLimit.map((r) => r.a), atLimit.map((r) => r.b)],
   );
 }

@@ -7,6 +7,7 @@
 import * as assert from "uvu/assert";
 import { generateEvents } from "../../../samples/vault-term/generate-events.ts";
 import { normalizeEventWithSchemas, type VaultEvent } from "../../../actors/vault-term/events.ts";
+import { MAX_BLOCK_TIMESTAMP, UINT256_MAX } from "../../../actors/vault-term/normalize.ts";
 
 export type FastPath = (eventName: string, data: unknown) => VaultEvent | null;
 
@@ -30,8 +31,13 @@ export function bySchemas(name: string, data: unknown): VaultEvent | Error {
 /** Values a field may be mutated to: wrong types, edge numbers, other spellings of a valid value. */
 export function variants(value: unknown): unknown[] {
   const out: unknown[] = [undefined, null, "", "0x", "0X", "0", "0g", "00", "0x00", "0XaB", -1, 1.5, 2 ** 60, 3, 0, "12a", "0012", true, {}, [], "NaN"];
+  // Bounds (stop 11): uint256 around 2^256 and NUMERIC(78,0); block timestamps around
+  // MAX_BLOCK_TIMESTAMP (253402300799 = 0x3afff4417f); text PostgreSQL cannot hold.
+  out.push(UINT256_MAX.toString(), (UINT256_MAX + 1n).toString(), "1" + "0".repeat(78), "0".repeat(90) + "7", "9".repeat(77), "0".repeat(10) + (UINT256_MAX + 1n).toString());
+  out.push(MAX_BLOCK_TIMESTAMP, MAX_BLOCK_TIMESTAMP + 1, "0x3afff4417f", "0x3afff44180", "0xffffffffffff", "0x" + "f".repeat(14));
+  out.push("\u0000", "a\u0000b", "\ud800", "x\udc00", "\ud83d\ude00", "\udc00\ud800");
   if (typeof value === "string") {
-    out.push(value.toUpperCase(), value.toLowerCase(), value.replace(/^0x/, ""), "0x" + value, "0X" + value, value.replace(/^0x/, "0X"), value + "0", value + "00", value.slice(0, -1), value.slice(0, -2), ` ${value}`, value + "zz");
+    out.push(value + "\u0000", "\ud800" + value, value.toUpperCase(), value.toLowerCase(), value.replace(/^0x/, ""), "0x" + value, "0X" + value, value.replace(/^0x/, "0X"), value + "0", value + "00", value.slice(0, -1), value.slice(0, -2), ` ${value}`, value + "zz");
     if (/^[0-9]+$/.test(value)) out.push(Number(value), value + "000000000000000000000");
   }
   if (typeof value === "number") out.push(String(value), `0x${value.toString(16)}`, value + 0.5, -value, Number.MAX_SAFE_INTEGER + 2);
