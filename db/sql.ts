@@ -39,14 +39,24 @@ export function sanitizeJsonbText(text: string): string {
   return text.replace(BAD_JSON_ESCAPE, "$1\\ufffd");
 }
 
-/** Why PostgreSQL would refuse this string as text, or null when it is fine. */
+// U+0000, or a UTF-16 surrogate without its pair.
+const UNSTORABLE_TEXT = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const UNSTORABLE_TEXT_ALL = new RegExp(UNSTORABLE_TEXT.source, "g");
+
+/**
+ * Why PostgreSQL could not hold this string as text as it is, or null when it can: it refuses
+ * U+0000, and the drivers turn a lone surrogate into U+FFFD (a key stored so would differ from
+ * the one received).
+ */
 export function textProblem(value: string): string | null {
-  return value.includes("\u0000") ? "contains U+0000, which PostgreSQL cannot store" : null;
+  const m = UNSTORABLE_TEXT.exec(value);
+  if (!m) return null;
+  return m[0] === "\u0000" ? "contains U+0000, which PostgreSQL cannot store" : "contains a lone UTF-16 surrogate, which PostgreSQL cannot store";
 }
 
 /** The string with U+0000 and lone surrogates replaced by U+FFFD. */
 export function sanitizeText(value: string): string {
-  return value.replace(/\u0000/g, "\ufffd").replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, "\ufffd");
+  return value.replace(UNSTORABLE_TEXT_ALL, "\ufffd");
 }
 
 /** Distinct values, sorted (stable lock order across concurrent transactions). */

@@ -38,6 +38,16 @@ export function isRetryable(err: unknown): boolean {
   return true;
 }
 
+/**
+ * Bad input that will fail the same way every time (an InputError, or a database data error:
+ * SQLSTATE class 22 data exception, 23 integrity violation): dead-letter it instead of retrying.
+ */
+export function isPoisonError(err: unknown): boolean {
+  if (err instanceof InputError) return true;
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && /^2[23][0-9A-Z]{3}$/.test(code);
+}
+
 /** Node's network error codes of a dependency that cannot be reached or dropped the connection. */
 const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "ECONNABORTED"]);
 /** PostgreSQL SQLSTATEs of a server shutting down, starting, or out of connections (class 08 is matched whole). */

@@ -19,7 +19,7 @@ import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Clock } from "../../supervisors/clock.ts";
 import { systemClock } from "../../supervisors/clock.ts";
-import { InputError, errorMessage } from "../../protocols/errors.ts";
+import { errorMessage, isPoisonError } from "../../protocols/errors.ts";
 import type { CircuitBreaker } from "../vault-term/circuit-breaker.ts";
 
 export interface StreamEntry {
@@ -73,12 +73,6 @@ export class ReaderStopped extends Error {
   }
 }
 
-/** Bad input that will fail the same way every time: dead-letter it instead of retrying. */
-export function isPoisonError(err: unknown): boolean {
-  if (err instanceof InputError) return true;
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === "string" && /^2[23][0-9A-Z]{3}$/.test(code);
-}
 
 export class RedisStreamReader {
   readonly stats: ReaderStats = { batches: 0, entries: 0, acked: 0, claimed: 0, retries: 0, poisoned: 0, lastBatchAt: null, lastError: null };

@@ -21,8 +21,8 @@ import {
   isUint256,
   parseHexTimestamp,
   parseLogIndex,
-  storableTextProblem,
 } from "./normalize.ts";
+import { textProblem } from "../../db/sql.ts";
 
 const DECIMAL = /^[0-9]+$/;
 const BYTES32 = /^(0[xX])?[0-9a-fA-F]{64}$/;
@@ -56,7 +56,7 @@ function address(v: unknown): string | undefined {
 
 /** A string PostgreSQL text holds as it is (the schema's `storableText`). */
 function text(v: unknown): v is string {
-  return typeof v === "string" && storableTextProblem(v) === null;
+  return typeof v === "string" && textProblem(v) === null;
 }
 
 function curveId(v: unknown): string | undefined {

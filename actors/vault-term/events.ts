@@ -10,7 +10,6 @@ import { z } from "zod";
 import { validate } from "../../protocols/validation.ts";
 import { InputError } from "../../protocols/errors.ts";
 import { normalizeCommonEvent, normalizeCreationEvent } from "./events-fast-path.ts";
-import { jsonbProblem } from "../../db/sql.ts";
 import {
   checkBlockTimestamp,
   checksumAddress,
@@ -21,8 +20,8 @@ import {
   isUint256,
   parseHexTimestamp,
   parseLogIndex,
-  storableTextProblem,
 } from "./normalize.ts";
+import { jsonbProblem, textProblem } from "../../db/sql.ts";
 
 /**
  * A uint256 as a decimal string, 0 … 2^256 − 1 (a JSON integer is accepted and turned into its
@@ -37,7 +36,7 @@ const uint256 = z.union([
 ]);
 /** A string PostgreSQL text can hold as received (no U+0000, no lone surrogate). */
 const storableText = z.string().superRefine((v, ctx) => {
-  const problem = storableTextProblem(v);
+  const problem = textProblem(v);
   if (problem !== null) ctx.addIssue({ code: "custom", message: problem });
 });
 const hexId = z.string().regex(/^(0[xX])?[0-9a-fA-F]{64}$/, "expected bytes32 hex (64 digits)").transform(ensureHexPrefix);
@@ -254,7 +253,7 @@ export function normalizeEventWithSchemas(eventName: string, data: unknown, what
     }
     default: {
       if (!eventName) throw new InputError(`${what}: event_name is empty`, { code: "validation" });
-      const nameProblem = storableTextProblem(eventName);
+      const nameProblem = textProblem(eventName);
       if (nameProblem !== null) throw new InputError(`${what}: event_name ${nameProblem}`, { code: "validation" });
       const e = validate(z.object({ transaction_information: transactionInformationSchema }).loose(), data, label);
       // Kept as JSONB, which refuses U+0000 and lone surrogates anywhere (keys included).

@@ -8,8 +8,8 @@
  * - counterTermId: keccak256(COUNTER_SALT ‖ termId bytes) with COUNTER_SALT = keccak256("COUNTER_SALT").
  * - decodeAtomData: hex bytes (rindexer sends them without 0x) → UTF-8 text when valid, else null.
  * - Bounds (docs/vault-term.md, "Bounds (stop 11)"): isUint256 (0 … 2^256 − 1, what the contract
- *   can emit and what fits NUMERIC(78,0)), checkBlockTimestamp (0 … MAX_BLOCK_TIMESTAMP), and
- *   storableTextProblem (U+0000 or a lone UTF-16 surrogate, which PostgreSQL text cannot hold).
+ *   can emit and what fits NUMERIC(78,0)) and checkBlockTimestamp (0 … MAX_BLOCK_TIMESTAMP); text
+ *   fields are checked with db/sql.ts textProblem (U+0000 or a lone UTF-16 surrogate).
  */
 import { getAddress, keccak256, toUtf8Bytes, getBytes } from "ethers";
 import { InputError } from "../../protocols/errors.ts";
@@ -66,17 +66,6 @@ export function parseHexTimestamp(value: string, what = "block_timestamp"): numb
   const n = parseInt(value.slice(2), 16);
   if (!Number.isSafeInteger(n)) throw new InputError(`${what}: ${JSON.stringify(value)} is too large`, { code: "bad_timestamp" });
   return checkBlockTimestamp(n, what, value);
-}
-
-// U+0000, or a UTF-16 surrogate without its pair: PostgreSQL text refuses the first, and the
-// drivers turn the second into U+FFFD (so the stored key would differ from the one received).
-const UNSTORABLE_TEXT = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
-/** Why PostgreSQL text could not hold this string as it is, or null when it can. */
-export function storableTextProblem(value: string): string | null {
-  const m = UNSTORABLE_TEXT.exec(value);
-  if (!m) return null;
-  return m[0] === "\u0000" ? "contains U+0000, which PostgreSQL text cannot store" : "contains a lone UTF-16 surrogate, which PostgreSQL text cannot store";
 }
 
 // EIP-55 needs a keccak per address (~25 µs in JS); accounts repeat, so results are memoised by

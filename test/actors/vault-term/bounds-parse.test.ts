@@ -6,7 +6,8 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { normalizeEvent, normalizeEventWithSchemas } from "../../../actors/vault-term/events.ts";
 import { normalizeCommonEvent } from "../../../actors/vault-term/events-fast-path.ts";
-import { MAX_BLOCK_TIMESTAMP, UINT256_MAX, isUint256, storableTextProblem } from "../../../actors/vault-term/normalize.ts";
+import { MAX_BLOCK_TIMESTAMP, UINT256_MAX, isUint256 } from "../../../actors/vault-term/normalize.ts";
+import { textProblem as storableTextProblem } from "../../../db/sql.ts";
 import { parseRindexerMessage } from "../../../actors/vault-term/rindexer-entry.ts";
 import { bytes32, deposit, message, price, redeem, txInfo } from "./event-builder.ts";
 
