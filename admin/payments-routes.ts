@@ -2,7 +2,11 @@
  * Admin routes for worker-partition payments (issue 5), handed to `startAdminServer({ routes })`:
  *   GET  /payments?partition=P              WAL entries and paid totals (all active partitions without P)
  *   GET  /payments/audit?partition=P        the audit trail
- *   POST /payments/:partition/trigger       one payment run now (mutating; 503 when payments do not run here)
+ *   POST /payments/:partition/trigger       one payment run now (mutating; 503 when payments do not run here).
+ *                                           200 only for a run that ended `done`; 409 when a run is
+ *                                           already in progress or the run was refused (another chain),
+ *                                           503 when it stopped before paying everyone (gas cap,
+ *                                           balance, RPC): the report is the body in every case
  *   POST /payments/:paymentId/resolve       body {"as": "paid"|"unpaid", "note": "…", "by"?: "…"} (mutating)
  * POST routes are mutating: the server asks for the ADMIN_TOKEN bearer (or serves loopback only).
  * A partition in a path is URL-encoded (`ai%7Cus-central`). Amounts are decimal strings of wei.
@@ -122,7 +126,7 @@ export function paymentsRoutes(opts: PaymentsRoutesOptions): Route[] {
           const [partition] = partitionsFor(req.params.partition || "-");
           if (!opts.trigger) return { status: 503, json: { error: "payments do not run on this host (no payer configured); nothing triggered" } };
           const report = await opts.trigger(partition);
-          return { status: report.outcome === "busy" ? 409 : 200, json: report };
+          return { status: triggerStatus(report), json: report };
         } catch (err) {
           return fail(err);
         }
@@ -144,4 +148,14 @@ export function paymentsRoutes(opts: PaymentsRoutesOptions): Route[] {
       },
     },
   ];
+}
+
+/**
+ * The HTTP status of a trigger's report: a caller (`curl -f`, a cron job) must not take a run
+ * that paid nobody, or not everyone owed, for success.
+ */
+export function triggerStatus(report: PaymentRunReport): number {
+  if (report.outcome === "done") return 200;
+  if (report.outcome === "stopped") return 503;
+  return 409; // busy, refused (another chain), halted
 }

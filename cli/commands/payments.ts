@@ -115,9 +115,11 @@ export const paymentsCommand: Command = {
         if (json) io.out(toJson(report));
         else for (const l of formatRun(report)) io.out(l);
         // Refused (the database's payments or the node on another chain than CHAIN_ID): nothing
-        // was done, which a script must not take for success.
+        // was done; stopped (gas above the cap, balance too low, the node failing): some workers
+        // owed were not paid. A script must take neither for success.
         if (report.outcome === "refused") throw new Error(`payment run refused: ${report.stopReason}`);
-        return report.outcome === "busy" ? 1 : 0;
+        if (report.outcome === "stopped") throw new Error(`payment run stopped: ${report.stopReason}`);
+        return report.outcome === "done" ? 0 : 1;
       } else {
         const by = typeof args.values.by === "string" && args.values.by.trim() !== "" ? `cli:${args.values.by.trim()}` : "cli";
         try {

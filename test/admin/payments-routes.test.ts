@@ -130,4 +130,39 @@ test("payments routes - a trigger with the token pays the imported sample partit
   }
 });
 
+// A refused run (the node on another chain) and a stopped one (gas above the cap) answered 200,
+// as if they had paid: `curl -f` or a cron job took them for success.
+test("payments routes - a trigger that is refused answers 409, one that stops before paying 503, each with its report", async () => {
+  const fx = await createTestDatabase();
+  const anvilDir = await mkdtemp(path.join(os.tmpdir(), "strata-anvil-"));
+  const chain = await startEmbeddedAnvil({ directory: anvilDir, log });
+  const servers: Awaited<ReturnType<typeof serve>>[] = [];
+  try {
+    await migrate(fx.db);
+    await fx.db.query(`INSERT INTO worker_fee_ledger (partition_id, eth_address, earned_wei) VALUES ($1, '0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed', '50000000000000000')`, [AI]);
+    const base = { DATABASE_URL: fx.url, ETH_RPC_ENDPOINT: chain.url, ETH_PRIVATE_KEY: chain.devPayerKey, PAYMENT_THRESHOLD_WEI: "1" };
+    const otherChain = loadConfig({ ...base, CHAIN_ID: String(chain.chainId + 1) }, { sections: KIND_SECTIONS });
+    const s1 = await serve(fx.db, await configuredPaymentTrigger(otherChain, fx.db, "admin-test-refused"));
+    servers.push(s1);
+    const refused = await call(s1.admin, "POST", `/payments/${enc(AI)}/trigger`, { token: TOKEN });
+    assert.is(refused.status, 409, JSON.stringify(refused.json));
+    assert.is(refused.json.outcome, "refused");
+    assert.match(String(refused.json.stopReason), /chain id mismatch/);
+    const gasCapped = loadConfig({ ...base, CHAIN_ID: String(chain.chainId), MAX_GAS_PRICE_WEI: "1" }, { sections: KIND_SECTIONS });
+    const s2 = await serve(fx.db, await configuredPaymentTrigger(gasCapped, fx.db, "admin-test-stopped"));
+    servers.push(s2);
+    const stopped = await call(s2.admin, "POST", `/payments/${enc(AI)}/trigger`, { token: TOKEN });
+    assert.is(stopped.status, 503, JSON.stringify(stopped.json));
+    assert.is(stopped.json.outcome, "stopped");
+    assert.match(String(stopped.json.stopReason), /above MAX_GAS_PRICE_WEI 1; nothing sent/);
+    const paid = await fx.db.query<{ n: string }>("SELECT count(*)::text AS n FROM payment_ledger");
+    assert.is(paid.rows[0].n, "0");
+  } finally {
+    for (const s of servers) await s.close();
+    await chain.stop();
+    await rm(anvilDir, { recursive: true, force: true });
+    await fx.drop();
+  }
+});
+
 test.run();

@@ -118,6 +118,31 @@ test("payments - trigger against a node of another chain is refused: exit 1, the
   }
 });
 
+// A stopped run (here: gas above MAX_GAS_PRICE_WEI, nothing sent) exited 0, as if it had paid.
+test("payments - trigger whose run stops before paying (gas above the cap): exit 1, the reason on stderr, nothing sent", async () => {
+  const fx = await createTestDatabase();
+  const anvil = await startAnvil();
+  try {
+    await migrate(fx.db);
+    await fx.db.query(`INSERT INTO worker_fee_ledger (partition_id, eth_address, earned_wei) VALUES ($1, $2, '50000000000000000')`, [AI, W1]);
+    const env = {
+      DATABASE_URL: fx.url, ETH_RPC_ENDPOINT: anvil.url, ETH_PRIVATE_KEY: DEV_ACCOUNTS[0].privateKey, CHAIN_ID: "31337",
+      PAYMENT_THRESHOLD_WEI: "1", MAX_GAS_PRICE_WEI: "1",
+    };
+    const r = await runStrata(["payments", "trigger", AI], env);
+    assert.is(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /^payments ai\|us-central: run pmt_\d{8}_[0-9a-f]{6} stopped: /);
+    assert.match(r.stderr.trim(), /^strata payments: payment run stopped: .*above MAX_GAS_PRICE_WEI 1; nothing sent/);
+    const sent = await fx.db.query<{ n: string }>("SELECT count(*)::text AS n FROM payment_wal WHERE tx_hash IS NOT NULL AND status <> 'prepared'");
+    assert.is(sent.rows[0].n, "0");
+    const audit = await fx.db.query<{ event: string }>("SELECT event FROM payment_audit WHERE event LIKE 'run_%'");
+    assert.ok(audit.rows.some((a) => a.event === "run_stopped"), JSON.stringify(audit.rows));
+  } finally {
+    await anvil.stop();
+    await fx.drop();
+  }
+});
+
 test("payments - bad arguments are usage errors naming the problem", async () => {
   const cases: [string[], Record<string, string>, RegExp][] = [
     [["resolve", "pay_b"], { as: "maybe", note: "x" }, /--as paid or --as unpaid/],
