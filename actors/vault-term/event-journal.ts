@@ -190,7 +190,13 @@ export async function appendEvents<E extends VaultEvent>(tx: Queryable, events: 
       for (let i = 0; i < values.length; i++) arrays[TX_COLS.length + i].push(values[i]);
     }
     const res = await tx.query<{ transaction_hash: string; log_index: string }>(sql, arrays);
-    for (const r of res.rows) fresh.push(unique.get(`${r.transaction_hash}#${r.log_index}`)!);
+    for (const r of res.rows) {
+      const e = unique.get(`${r.transaction_hash}#${r.log_index}`);
+      // A key the statement returns that the batch does not hold would send `undefined` on as an
+      // event: a bug of this file's key encoding, said here rather than as a TypeError elsewhere.
+      if (e === undefined) throw new Error(`${spec.table}: the journal returned key ${r.transaction_hash}#${r.log_index}, which the batch does not hold`);
+      fresh.push(e);
+    }
   }
   return fresh;
 }
