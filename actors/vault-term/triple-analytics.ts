@@ -10,7 +10,10 @@
  *      side counts 0; decision 4) and triple_term = Σ of the triple's triple_vault rows;
  *   5. apply the difference new − old triple_term to predicate_object and subject_predicate as
  *      deltas (a triple seen for the first time adds 1 to triple_count), summed per key, in key
- *      order, one statement per table;
+ *      order, one statement per table. triple_term records the ids the triple was counted under:
+ *      when a later TripleCreated gave the term other ids, the old pairs lose the old row (and are
+ *      recomputed from triple_term, deleted when left without triples) and the new pairs gain the
+ *      new row as a new triple;
  *   6. delete the queue rows whose version did not change meanwhile (settleQueue).
  * Recomputation is idempotent (deltas against the stored triple_term, under a per-triple lock),
  * so two workers processing the same term only repeat work.
@@ -56,6 +59,13 @@ export interface TripleVaultRow extends VaultMetrics {
 export interface TripleTermRow {
   termId: string;
   counterTermId: string;
+  /**
+   * The ids the triple is counted under in predicate_object / subject_predicate (null in a row
+   * written before migration 0103 that had no triple row to copy them from).
+   */
+  subjectId: string | null;
+  predicateId: string | null;
+  objectId: string | null;
   totalAssets: bigint;
   totalMarketCap: bigint;
   totalPositionCount: bigint;
@@ -69,6 +79,8 @@ export interface PairDelta {
   positionCount: bigint;
   marketCap: bigint;
   updatedAt: number | null;
+  /** A triple left the pair: its row is recomputed from triple_term after the deltas (and deleted when empty). */
+  lost: boolean;
 }
 
 const maxTs = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.max(a, b));
@@ -106,18 +118,59 @@ export function tripleTermRow(triple: TripleRef, rows: readonly TripleVaultRow[]
     totalPositionCount += r.positionCount;
     updatedAt = maxTs(updatedAt, r.updatedAt);
   }
-  return { termId: triple.termId, counterTermId: triple.counterTermId, totalAssets: cap(totalAssets), totalMarketCap: cap(totalMarketCap), totalPositionCount, updatedAt };
+  return {
+    termId: triple.termId,
+    counterTermId: triple.counterTermId,
+    subjectId: triple.subjectId,
+    predicateId: triple.predicateId,
+    objectId: triple.objectId,
+    totalAssets: cap(totalAssets),
+    totalMarketCap: cap(totalMarketCap),
+    totalPositionCount,
+    updatedAt,
+  };
+}
+
+function pairDelta(deltas: Map<string, PairDelta>, a: string, b: string): PairDelta {
+  const key = `${a}|${b}`;
+  let d = deltas.get(key);
+  if (!d) deltas.set(key, (d = { a, b, tripleCount: 0n, positionCount: 0n, marketCap: 0n, updatedAt: null, lost: false }));
+  return d;
 }
 
 /** Add one triple's change (old → new triple_term) to the pair deltas keyed `a|b`. */
 export function addPairDelta(deltas: Map<string, PairDelta>, a: string, b: string, oldRow: TripleTermRow | undefined, next: TripleTermRow): void {
-  const key = `${a}|${b}`;
-  let d = deltas.get(key);
-  if (!d) deltas.set(key, (d = { a, b, tripleCount: 0n, positionCount: 0n, marketCap: 0n, updatedAt: null }));
+  const d = pairDelta(deltas, a, b);
   if (!oldRow) d.tripleCount += 1n;
   d.positionCount += next.totalPositionCount - (oldRow?.totalPositionCount ?? 0n);
   d.marketCap += next.totalMarketCap - (oldRow?.totalMarketCap ?? 0n);
   d.updatedAt = maxTs(d.updatedAt, next.updatedAt);
+}
+
+/**
+ * One triple's change for one pair table: `was` is the pair the old row was counted under (null:
+ * not recorded, so the current one), `now` the pair of the triple row. When a later TripleCreated
+ * gave the term other ids, the old pair loses the old contribution (and is recomputed, `lost`)
+ * and the new pair gains the whole new one, as a triple seen for the first time.
+ */
+export function addTriplePairDelta(
+  deltas: Map<string, PairDelta>,
+  was: readonly [string | null, string | null],
+  now: readonly [string, string],
+  oldRow: TripleTermRow | undefined,
+  next: TripleTermRow,
+): void {
+  const [wa, wb] = was;
+  if (!oldRow || wa === null || wb === null || (wa === now[0] && wb === now[1])) {
+    addPairDelta(deltas, now[0], now[1], oldRow, next);
+    return;
+  }
+  const d = pairDelta(deltas, wa, wb);
+  d.tripleCount -= 1n;
+  d.positionCount -= oldRow.totalPositionCount;
+  d.marketCap -= oldRow.totalMarketCap;
+  d.lost = true;
+  addPairDelta(deltas, now[0], now[1], undefined, next);
 }
 
 type Row = Record<string, string | null>;
@@ -196,8 +249,8 @@ export async function recomputeTriples(tx: Queryable, termIds: readonly string[]
       [vaultTerms],
     );
   const olds = await tx.query<Row>(
-      `SELECT term_id, counter_term_id, total_assets::text AS a, total_market_cap::text AS m, total_position_count::text AS p,
-              extract(epoch from updated_at)::bigint::text AS u
+      `SELECT term_id, counter_term_id, subject_id, predicate_id, object_id, total_assets::text AS a, total_market_cap::text AS m,
+              total_position_count::text AS p, extract(epoch from updated_at)::bigint::text AS u
          FROM triple_term WHERE term_id = ANY($1::text[])`,
       [triples.map((t) => t.termId)],
     );
@@ -212,6 +265,9 @@ export async function recomputeTriples(tx: Queryable, termIds: readonly string[]
     oldByKey.set(`${r.term_id}|${r.counter_term_id}`, {
       termId: r.term_id!,
       counterTermId: r.counter_term_id!,
+      subjectId: r.subject_id ?? null,
+      predicateId: r.predicate_id ?? null,
+      objectId: r.object_id ?? null,
       totalAssets: BigInt(r.a!),
       totalMarketCap: BigInt(r.m!),
       totalPositionCount: BigInt(r.p!),
@@ -228,8 +284,9 @@ export async function recomputeTriples(tx: Queryable, termIds: readonly string[]
     const old = oldByKey.get(`${t.termId}|${t.counterTermId}`);
     tv.push(...rows);
     tt.push(next);
-    addPairDelta(po, t.predicateId, t.objectId, old, next);
-    addPairDelta(sp, t.subjectId, t.predicateId, old, next);
+    // Keyed by the ids the old row was counted under, which a later TripleCreated may have changed.
+    addTriplePairDelta(po, [old?.predicateId ?? null, old?.objectId ?? null], [t.predicateId, t.objectId], old, next);
+    addTriplePairDelta(sp, [old?.subjectId ?? null, old?.predicateId ?? null], [t.subjectId, t.predicateId], old, next);
   }
   if (tv.length > 0) {
     await tx.query(
@@ -255,15 +312,19 @@ export async function recomputeTriples(tx: Queryable, termIds: readonly string[]
     );
   }
   await tx.query(
-    `INSERT INTO triple_term (term_id, counter_term_id, total_assets, total_market_cap, total_position_count, updated_at)
-     SELECT t, c, a::numeric, m::numeric, p::bigint, to_timestamp(u::double precision)
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS r(t, c, a, m, p, u)
+    `INSERT INTO triple_term (term_id, counter_term_id, subject_id, predicate_id, object_id, total_assets, total_market_cap, total_position_count, updated_at)
+     SELECT t, c, s, p, o, a::numeric, m::numeric, n::bigint, to_timestamp(u::double precision)
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[]) AS r(t, c, s, p, o, a, m, n, u)
       ORDER BY t, c
-     ON CONFLICT (term_id, counter_term_id) DO UPDATE SET total_assets = EXCLUDED.total_assets, total_market_cap = EXCLUDED.total_market_cap,
+     ON CONFLICT (term_id, counter_term_id) DO UPDATE SET subject_id = EXCLUDED.subject_id, predicate_id = EXCLUDED.predicate_id,
+       object_id = EXCLUDED.object_id, total_assets = EXCLUDED.total_assets, total_market_cap = EXCLUDED.total_market_cap,
        total_position_count = EXCLUDED.total_position_count, updated_at = EXCLUDED.updated_at`,
     [
       tt.map((r) => r.termId),
       tt.map((r) => r.counterTermId),
+      tt.map((r) => r.subjectId),
+      tt.map((r) => r.predicateId),
+      tt.map((r) => r.objectId),
       tt.map((r) => r.totalAssets.toString()),
       tt.map((r) => r.totalMarketCap.toString()),
       tt.map((r) => r.totalPositionCount.toString()),
@@ -308,18 +369,35 @@ async function applyPairDeltas(tx: Queryable, table: string, colA: string, colB:
       rows.map((r) => tsParam(r.updatedAt)),
     ],
   );
-  const atLimit = res.rows.filter((r) => r.recompute === true);
-  if (atLimit.length === 0) return;
+  // Recomputed from triple_term: the pairs at the limit, and the pairs a triple left (their
+  // updated_at may have come from it, and a pair without triples has no row, as after replay).
+  const recompute = new Map<string, { a: string; b: string }>();
+  for (const r of res.rows) if (r.recompute === true) recompute.set(`${r.a}|${r.b}`, r);
+  for (const d of rows) if (d.lost) recompute.set(`${d.a}|${d.b}`, d);
+  if (recompute.size === 0) return;
+  const keys = [...recompute.values()].sort((x, y) => (x.a < y.a ? -1 : x.a > y.a ? 1 : x.b < y.b ? -1 : x.b > y.b ? 1 : 0));
   // The rows are locked by the upsert above; READ COMMITTED gives this statement a snapshot with
   // every committed triple_term (a concurrent transaction's uncommitted change to another triple
   // of the pair is not seen, and that transaction adds its own delta after this one commits).
+  // A pair's triples are the triple_term rows recorded under it (this transaction's included):
+  // a triple whose ids changed but whose analytics have not run yet is still counted where it
+  // was, and leaves with its own delta. (A scan of triple_term: only these rare pairs pay it.)
+  const done = await tx.query<{ a: string; b: string; n: string }>(
+    `UPDATE ${table} AS t SET triple_count = r.n, total_position_count = r.p, total_market_cap = LEAST(${MAX78}, r.m), updated_at = r.u
+       FROM (SELECT k.a, k.b, count(tt.term_id) AS n, COALESCE(sum(tt.total_position_count), 0) AS p,
+                    COALESCE(sum(tt.total_market_cap), 0) AS m, max(tt.updated_at) AS u
+               FROM unnest($1::text[], $2::text[]) AS k(a, b)
+               LEFT JOIN triple_term tt ON tt.${colA} = k.a AND tt.${colB} = k.b
+              GROUP BY k.a, k.b) AS r
+      WHERE t.${colA} = r.a AND t.${colB} = r.b
+     RETURNING t.${colA} AS a, t.${colB} AS b, t.triple_count::text AS n`,
+    [keys.map((r) => r.a), keys.map((r) => r.b)],
+  );
+  const empty = done.rows.filter((r) => r.n === "0");
+  if (empty.length === 0) return;
   await tx.query(
-    `UPDATE ${table} AS t SET total_market_cap = LEAST(${MAX78}, COALESCE((
-         SELECT sum(tt.total_market_cap) FROM triple tr
-           JOIN triple_term tt ON tt.term_id = tr.term_id AND tt.counter_term_id = tr.counter_term_id
-          WHERE tr.${colA} = t.${colA} AND tr.${colB} = t.${colB}), 0))
-       FROM unnest($1::text[], $2::text[]) AS k(a, b)
-      WHERE t.${colA} = k.a AND t.${colB} = k.b`,
-    [atLimit.map((r) => r.a), atLimit.map((r) => r.b)],
+    `DELETE FROM ${table} AS t USING unnest($1::text[], $2::text[]) AS k(a, b)
+      WHERE t.${colA} = k.a AND t.${colB} = k.b AND t.triple_count = 0`,
+    [empty.map((r) => r.a), empty.map((r) => r.b)],
   );
 }
