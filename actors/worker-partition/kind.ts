@@ -23,7 +23,8 @@ import type { Envelope } from "../../protocols/envelope.ts";
 import type { Queryable } from "../../db/db.ts";
 import { RetryableError, errorMessage } from "../../protocols/errors.ts";
 import { WORKER_PARTITION_KIND, readWorkerEvents } from "./journal.ts";
-import { applyEvents, initialPartitionState, type PartitionState } from "./partition-state.ts";
+import { applyEvents, initialPartitionState, useParams, type PartitionState } from "./partition-state.ts";
+import { configuredPlan, runsByParams, type ParamsPlan } from "./partition-params.ts";
 import { requirePartition } from "./partitions.ts";
 import { buildSummary, DEFAULT_PAYMENT_THRESHOLD_WEI, type PartitionSummary } from "./summary.ts";
 import { loadPartitionStates, mergeWriteSets, saveMerged } from "./store.ts";
@@ -57,6 +58,12 @@ export interface WorkerPartitionKindOptions {
   readChunk?: number;
   /** Events ingest just journaled, applied without reading them back (journal-tail.ts); optional. */
   tail?: JournalTail;
+  /**
+   * Replay: the parameters recorded for each partition's events (partition-params.ts
+   * recordedPlan). Without one, a partition's events are applied with commissionBps and
+   * correlationTtlMs (live).
+   */
+  paramsPlans?: ReadonlyMap<string, ParamsPlan>;
 }
 
 const emptyBody = z.object({}).passthrough();
@@ -68,6 +75,7 @@ export function createWorkerPartitionKind(opts: WorkerPartitionKindOptions): Act
   const handedSerial = new Map<string, number>();
   /** Serial of the last write set taken (kind-wide, ascending): tells handed write sets from new ones, even at one offset. */
   let lastSerial = 0;
+  const configured = configuredPlan({ commissionBps: opts.commissionBps, correlationTtlMs: opts.correlationTtlMs });
 
   async function summarize(db: Queryable, state: PartitionState): Promise<PartitionSummary> {
     const paidLower = await paidTotals(db, state.partitionId);
@@ -91,17 +99,22 @@ export function createWorkerPartitionKind(opts: WorkerPartitionKindOptions): Act
       if (held !== null) fromTail = true;
       const chunk = held ?? (await readWorkerEvents(ctx.db, state.partitionId, state.offset, readChunk));
       if (chunk.length === 0) break;
-      try {
-        applyEvents(
-          state,
-          chunk.map((c) => c.event),
-        );
-      } catch (err) {
-        // The journal holds validated events only: a failure here is a bug or corruption, never
-        // input to skip. Retryable, so the actor restarts from its committed state (and escalates).
-        throw new RetryableError(`${WORKER_PARTITION_KIND} ${state.partitionId}: applying journal after seq ${state.offset} failed: ${errorMessage(err)}`, { cause: err });
+      // One run per parameter set (live: one run; replay: the recorded history's spans). Each
+      // run ends with the TTL sweep, as the live batch before a change did.
+      for (const [params, run] of runsByParams(opts.paramsPlans?.get(state.partitionId) ?? configured, chunk)) {
+        try {
+          useParams(state, params);
+          applyEvents(
+            state,
+            run.map((c) => c.event),
+          );
+        } catch (err) {
+          // The journal holds validated events only: a failure here is a bug or corruption, never
+          // input to skip. Retryable, so the actor restarts from its committed state (and escalates).
+          throw new RetryableError(`${WORKER_PARTITION_KIND} ${state.partitionId}: applying journal after seq ${state.offset} failed: ${errorMessage(err)}`, { cause: err });
+        }
+        state.offset = run[run.length - 1].seq;
       }
-      state.offset = chunk[chunk.length - 1].seq;
       applied += chunk.length;
       // A short chunk from the journal is its end; after the tail, the journal may hold more.
       if (held === null && chunk.length < readChunk) break;

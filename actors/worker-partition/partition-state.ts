@@ -19,6 +19,7 @@ import {
 } from "./correlation.ts";
 import { requirePartition, type NodeType, type PartitionId } from "./partitions.ts";
 import type { AiJobEvent, TranscodeJobEvent, WorkerEvent } from "./events.ts";
+import { sameParams, type PartitionParams, type ParamsRow } from "./partition-params.ts";
 
 /** One processed job as stored in `worker_processed_jobs` (attributed or not). */
 export interface JobRecord {
@@ -46,12 +47,16 @@ export interface PendingWrites {
   /** requestIDs whose pending correlation entries changed. */
   correlation: Set<string>;
   jobs: JobRecord[];
+  /** Parameter history rows to record (partition-params.ts): a change of commission or TTL. */
+  params: ParamsRow[];
 }
 
 export interface PartitionState {
   partitionId: PartitionId;
   nodeType: NodeType;
   commissionBps: number;
+  /** The parameters the history (worker_partition_params) holds for the next event; null when none is known. */
+  recordedParams: PartitionParams | null;
   /** Journal seq of the last applied event; 0 before any. */
   offset: number;
   eventsApplied: number;
@@ -64,7 +69,7 @@ export interface PartitionState {
 }
 
 export function emptyChanges(): PendingWrites {
-  return { fees: new Set(), connections: new Set(), correlation: new Set(), jobs: [] };
+  return { fees: new Set(), connections: new Set(), correlation: new Set(), jobs: [], params: [] };
 }
 
 export function initialPartitionState(partitionId: string, opts: { commissionBps: number; correlationTtlMs: number }): PartitionState {
@@ -73,6 +78,7 @@ export function initialPartitionState(partitionId: string, opts: { commissionBps
     partitionId: p.id,
     nodeType: p.nodeType,
     commissionBps: opts.commissionBps,
+    recordedParams: null,
     offset: 0,
     eventsApplied: 0,
     correlation: newCorrelationState(opts.correlationTtlMs),
@@ -128,6 +134,19 @@ function settle(state: PartitionState, outcomes: CorrelationOutcome[]): void {
       state.expiredReceived += 1;
     }
   }
+}
+
+/**
+ * The parameters the next events are applied with (before applying them, at `state.offset`):
+ * commission and TTL take them, and a change from what the history holds is recorded as a row
+ * from the current offset.
+ */
+export function useParams(state: PartitionState, params: PartitionParams): void {
+  state.commissionBps = params.commissionBps;
+  state.correlation.ttlMs = params.correlationTtlMs;
+  if (sameParams(state.recordedParams, params)) return;
+  state.changes.params.push({ fromOffset: state.offset, commissionBps: params.commissionBps, correlationTtlMs: params.correlationTtlMs });
+  state.recordedParams = { commissionBps: params.commissionBps, correlationTtlMs: params.correlationTtlMs };
 }
 
 /** Applies one event (already validated and deduplicated by the journal). */

@@ -17,6 +17,7 @@ import { PerformanceInputs, type StoredPerfGroup } from "./performance.ts";
 import { WORKER_PARTITION_KIND } from "./journal.ts";
 import type { PartitionSummary } from "./summary.ts";
 import type { ConnectionRow, CorrelationRow, FeeRow, WriteSet } from "./write-set.ts";
+import { recordedPlan, type ParamsPlan, type ParamsRow, type PartitionParams } from "./partition-params.ts";
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 const ms = (v: unknown): number => (v instanceof Date ? v.getTime() : Date.parse(String(v)));
@@ -46,6 +47,7 @@ export async function loadPartitionStates(db: Queryable, ids: readonly string[],
       partitionId: p.id,
       nodeType: p.nodeType,
       commissionBps: opts.commissionBps,
+      recordedParams: null,
       offset: Number(r.journal_offset),
       eventsApplied: Number(r.events_applied),
       correlation,
@@ -58,6 +60,17 @@ export async function loadPartitionStates(db: Queryable, ids: readonly string[],
   }
   const found = [...out.keys()];
   if (found.length === 0) return out;
+  // The parameters the history holds for the next event (its latest row at or before the offset).
+  const params = await db.query<{ partition_id: string; commission_bps: number; correlation_ttl_ms: string }>(
+    `SELECT DISTINCT ON (p.partition_id) p.partition_id, p.commission_bps, p.correlation_ttl_ms::text AS correlation_ttl_ms
+       FROM worker_partition_params p JOIN worker_partition_state s ON s.partition_id = p.partition_id
+      WHERE p.partition_id = ANY($1::text[]) AND p.from_offset <= s.journal_offset
+      ORDER BY p.partition_id, p.from_offset DESC`,
+    [found],
+  );
+  for (const r of params.rows) {
+    out.get(r.partition_id)!.recordedParams = { commissionBps: Number(r.commission_bps), correlationTtlMs: Number(r.correlation_ttl_ms) };
+  }
   const fees = await db.query<{ partition_id: string; eth_address: string; total_fees: string; pool_commission: string; worker_earnings: string; job_count: string }>(
     "SELECT partition_id, eth_address, total_fees::text, pool_commission::text, worker_earnings::text, job_count FROM worker_fees WHERE partition_id = ANY($1::text[])",
     [found],
@@ -97,6 +110,8 @@ interface Merged {
   correlation: Map<string, CorrelationRow>;
   /** The jobs of each write set that has some, keyed by the offset it applied through (oldest first). */
   jobChunks: { throughOffset: number; jobs: readonly JobRecord[] }[];
+  /** Parameter history rows by from_offset (a later set's row for the same offset wins). */
+  params: Map<number, ParamsRow>;
   /** Some write set asked for the performance recompute (done once, after all jobs are inserted). */
   refreshPerformance: boolean;
   /** The newest summary of the sets, or null when none carries one. */
@@ -106,11 +121,12 @@ interface Merged {
 /** Folds write sets (oldest first) into the final rows: later values win; each set's jobs stay a chunk of their own. */
 export function mergeWriteSets(partitionId: string, sets: readonly WriteSet[]): Merged | null {
   if (sets.length === 0) return null;
-  const m: Merged = { partitionId, last: sets[sets.length - 1], fees: new Map(), connections: new Map(), correlation: new Map(), jobChunks: [], refreshPerformance: false, summary: null };
+  const m: Merged = { partitionId, last: sets[sets.length - 1], fees: new Map(), connections: new Map(), correlation: new Map(), jobChunks: [], params: new Map(), refreshPerformance: false, summary: null };
   for (const ws of sets) {
     for (const f of ws.fees) m.fees.set(f.ethAddress, f);
     for (const c of ws.connections) m.connections.set(c.ethAddress, c);
     for (const c of ws.correlation) m.correlation.set(c.requestID, c);
+    for (const r of ws.params) m.params.set(r.fromOffset, r);
     if (ws.jobs.length > 0) m.jobChunks.push({ throughOffset: ws.partition.offset, jobs: ws.jobs });
     if (ws.refreshPerformance) m.refreshPerformance = true;
     if (ws.summary !== null) m.summary = ws.summary;
@@ -175,6 +191,16 @@ export async function saveMerged(tx: Queryable, m: Merged): Promise<void> {
     }
   }
   await insertJobChunks(tx, pid, m.jobChunks);
+  if (m.params.size > 0) {
+    const rows = [...m.params.values()].sort((a, b) => a.fromOffset - b.fromOffset);
+    await tx.query(
+      `INSERT INTO worker_partition_params (partition_id, from_offset, commission_bps, correlation_ttl_ms)
+       SELECT $1::text, f, c, t FROM unnest($2::bigint[], $3::int[], $4::bigint[]) AS u(f, c, t)
+       ON CONFLICT (partition_id, from_offset) DO UPDATE SET commission_bps = EXCLUDED.commission_bps,
+         correlation_ttl_ms = EXCLUDED.correlation_ttl_ms, recorded_at = now()`,
+      [pid, rows.map((r) => String(r.fromOffset)), rows.map((r) => r.commissionBps), rows.map((r) => String(r.correlationTtlMs))],
+    );
+  }
   if (m.summary !== null) {
     await tx.query(
       `INSERT INTO worker_summary (partition_id, summary, updated_at) VALUES ($1, $2::jsonb, now())
@@ -462,8 +488,35 @@ export const DERIVED_TABLES = [
 const RESET_TABLES = DERIVED_TABLES.map((t) => (t === "worker_processed_jobs" ? "worker_processed_job_chunks" : t));
 
 /**
+ * Replay support: the parameters each partition's applied events were applied with, read before
+ * the reset (its history, and the offset live had applied through), so the replay applies them
+ * the same way; events after that offset take `config`, as live would.
+ */
+export async function loadParamsPlans(db: Queryable, partitionIds: readonly string[], config: PartitionParams): Promise<Map<string, ParamsPlan>> {
+  const history = await db.query<{ partition_id: string; from_offset: string; commission_bps: number; correlation_ttl_ms: string }>(
+    `SELECT partition_id, from_offset::text AS from_offset, commission_bps, correlation_ttl_ms::text AS correlation_ttl_ms
+       FROM worker_partition_params WHERE partition_id = ANY($1::text[]) ORDER BY partition_id, from_offset`,
+    [[...partitionIds]],
+  );
+  const offsets = await db.query<{ partition_id: string; journal_offset: string }>(
+    "SELECT partition_id, journal_offset::text AS journal_offset FROM worker_partition_state WHERE partition_id = ANY($1::text[])",
+    [[...partitionIds]],
+  );
+  const through = new Map(offsets.rows.map((r) => [r.partition_id, Number(r.journal_offset)]));
+  const plans = new Map<string, ParamsPlan>();
+  for (const id of partitionIds) {
+    const rows = history.rows
+      .filter((r) => r.partition_id === id)
+      .map((r) => ({ fromOffset: Number(r.from_offset), commissionBps: Number(r.commission_bps), correlationTtlMs: Number(r.correlation_ttl_ms) }));
+    plans.set(id, recordedPlan(rows, through.get(id) ?? 0, config));
+  }
+  return plans;
+}
+
+/**
  * Replay support (DESIGN rule 5): removes a partition's derived state and its actor offset, so
- * the next activation re-applies the whole journal. The actor must not be resident (stop or
+ * the next activation re-applies the whole journal (the parameter history, worker_partition_params,
+ * is kept: read it first with loadParamsPlans). The actor must not be resident (stop or
  * passivate it first); run it in one transaction.
  */
 export async function resetPartitionState(tx: Queryable, partitionId: string): Promise<void> {

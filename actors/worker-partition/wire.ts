@@ -12,6 +12,7 @@ import type { Db } from "../../db/db.ts";
 import { S3Sensor } from "../ingress/s3-sensor.ts";
 import { createS3Client } from "../ingress/s3-client.ts";
 import type { WorkerPartitionConfig } from "./config.ts";
+import type { ParamsPlan } from "./partition-params.ts";
 import { WORKER_PARTITION_KIND } from "./journal.ts";
 import { createWorkerPartitionKind } from "./kind.ts";
 import type { IngestDeps } from "./ingest.ts";
@@ -23,10 +24,20 @@ import { ParseWorkerThread } from "./parse-worker-thread.ts";
  * partition actors read: pass it to the ingest of the same process (workerPartitionIngestDeps,
  * createWorkerPartitionSensor), so that committed events reach the actors without a journal read.
  */
-export function registerWorkerPartition(system: ActorSystem, config: WorkerPartitionConfig, opts: { paymentThresholdWei?: bigint } = {}): JournalTail {
+export function registerWorkerPartition(
+  system: ActorSystem,
+  config: WorkerPartitionConfig,
+  opts: { paymentThresholdWei?: bigint; paramsPlans?: ReadonlyMap<string, ParamsPlan> } = {},
+): JournalTail {
   const tail = new JournalTail();
   system.register(
-    createWorkerPartitionKind({ commissionBps: config.commissionBps, correlationTtlMs: config.correlationTtlMs, paymentThresholdWei: opts.paymentThresholdWei, tail }),
+    createWorkerPartitionKind({
+      commissionBps: config.commissionBps,
+      correlationTtlMs: config.correlationTtlMs,
+      paymentThresholdWei: opts.paymentThresholdWei,
+      tail,
+      paramsPlans: opts.paramsPlans,
+    }),
   );
   return tail;
 }

@@ -10,6 +10,7 @@
 import type { JobRecord, PartitionState } from "./partition-state.ts";
 import { emptyChanges } from "./partition-state.ts";
 import type { PartitionSummary } from "./summary.ts";
+import type { ParamsRow } from "./partition-params.ts";
 
 export interface FeeRow {
   ethAddress: string;
@@ -44,6 +45,8 @@ export interface WriteSet {
   connections: ConnectionRow[];
   correlation: CorrelationRow[];
   jobs: JobRecord[];
+  /** Parameter history rows to record (a change of commission or TTL before these events). */
+  params: ParamsRow[];
   /** The summary to write, or null when this write set leaves worker_summary as it is (`journaled`). */
   summary: PartitionSummary | null;
   /** Recompute worker_performance in this save (jobs were written since the last recompute). */
@@ -87,6 +90,7 @@ export function takeWriteSet(state: PartitionState, summary: PartitionSummary | 
     connections,
     correlation,
     jobs: ch.jobs,
+    params: ch.params,
     summary,
     refreshPerformance,
     serial,

@@ -24,7 +24,7 @@ import { DeadLetterStore } from "../../db/dead-letter-store.ts";
 import { ActorSystem } from "../../supervisors/actor-system.ts";
 import { systemClock } from "../../supervisors/clock.ts";
 import { replayVaultTerm, DERIVED_TABLES as VAULT_TERM_TABLES } from "../../actors/vault-term/replay.ts";
-import { DERIVED_TABLES as WORKER_TABLES, resetPartitionState } from "../../actors/worker-partition/store.ts";
+import { DERIVED_TABLES as WORKER_TABLES, loadParamsPlans, resetPartitionState } from "../../actors/worker-partition/store.ts";
 import { ACTIVE_PARTITIONS, requirePartition } from "../../actors/worker-partition/partitions.ts";
 import { WORKER_PARTITION_KIND } from "../../actors/worker-partition/journal.ts";
 import { registerWorkerPartition } from "../../actors/worker-partition/wire.ts";
@@ -152,7 +152,11 @@ async function rebuild(db: Db, config: StrataConfig, kind: LocalKind, entity: st
   const log = pino({ level: "silent" });
   const deadLetters = new DeadLetterStore(db, { log });
   const system = new ActorSystem({ db, clock: systemClock, log, deadLetters, partitions: config.partitions });
-  registerWorkerPartition(system, workerPartitionSettings(config), { paymentThresholdWei: config.section(paymentsConfig).paymentThresholdWei });
+  const settings = workerPartitionSettings(config);
+  // The events live applied are re-applied with the commission and TTL recorded for them, not
+  // with this command's configuration (which would re-price every past job under the payments).
+  const paramsPlans = await loadParamsPlans(db, partitions, settings);
+  registerWorkerPartition(system, settings, { paymentThresholdWei: config.section(paymentsConfig).paymentThresholdWei, paramsPlans });
   await system.start();
   try {
     for (let i = 0; i < partitions.length; i++) {
