@@ -8,8 +8,9 @@
  * - A received entry with a waiting job completes it; otherwise it is remembered (a later one wins).
  * - TTL, in event time: the watermark is the latest event time seen. An entry older than
  *   watermark − TTL has expired: a waiting job becomes unattributed (reported, never dropped),
- *   a received entry is forgotten. Expiry is checked both when an entry would be matched and by
- *   `expireCorrelations`, so the outcome does not depend on when the sweep runs.
+ *   a received entry is forgotten. Expiry is checked whenever an entry is met again (matched,
+ *   replaced, superseded) and by `expireCorrelations`, so the outcome does not depend on when the
+ *   sweep runs, i.e. on where batches end (live and replay cut the journal differently).
  */
 import type { AiJobEvent, JobReceivedEvent } from "./events.ts";
 
@@ -58,6 +59,10 @@ export function onJobReceived(state: CorrelationState, ev: JobReceivedEvent, out
       return;
     }
   }
+  // A later received entry replaces an earlier one; an earlier one already expired is counted as
+  // the sweep would have counted it (the outcome must not depend on where a batch ended).
+  const replaced = state.received.get(ev.requestID);
+  if (replaced && expired(state, replaced.atMs)) out.push({ kind: "expired-received", requestID: ev.requestID });
   state.received.set(ev.requestID, { ethAddress: ev.ethAddress, pipeline: ev.pipeline, modelID: ev.modelID, atMs: ev.dtMs, eventId: ev.id });
 }
 
@@ -77,8 +82,9 @@ export function onAiJobProcessed(state: CorrelationState, ev: AiJobEvent, out: C
     out.push({ kind: "expired-received", requestID: ev.requestID });
   }
   const earlier = state.waiting.get(ev.requestID);
-  // Two processed events for one requestID: the earlier one can never be matched any more.
-  if (earlier) out.push({ kind: "unattributed", job: earlier, reason: "superseded" });
+  // Two processed events for one requestID: the earlier one can never be matched any more. If it
+  // had already expired it is `ttl`, as the sweep would have made it (wherever a batch ended).
+  if (earlier) out.push({ kind: "unattributed", job: earlier, reason: expired(state, earlier.dtMs) ? "ttl" : "superseded" });
   state.waiting.set(ev.requestID, ev);
 }
 

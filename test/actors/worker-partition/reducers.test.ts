@@ -102,6 +102,36 @@ test("replay equals live - the result does not depend on how the journal is cut 
   assert.is(whole.fees.get(W1)?.totalFees, 77n);
 });
 
+// Batches are cut differently live (ingest pieces, restarts) and in replay (journal chunks, and
+// runs of one commission/TTL): an expired entry must get the same outcome whether the sweep at the
+// end of a batch saw it first or the next event for its requestID did.
+test("replay equals live - an expired entry met again by its requestID gets the outcome the sweep would give, at every cut", () => {
+  const raws = [
+    aiProcessed("r1", 40, { dt: at(10) }), // waits, then expires: ttl (not superseded by r1's second processed)
+    aiReceived(W1, "r2", { dt: at(10, 1) }), // remembered, then expires: counted once (not overwritten silently)
+    aiReceived(W2, "x", { dt: "2025-02-28T11:00:00Z" }), // the watermark passes the TTL
+    aiProcessed("r1", 50, { dt: "2025-02-28T11:00:01Z" }),
+    aiReceived(W3, "r2", { dt: "2025-02-28T11:00:02Z" }),
+    aiProcessed("r2", 60, { dt: "2025-02-28T11:00:03Z" }),
+  ];
+  const events = parse(AI, raws);
+  const sortedJobs = (st: PartitionState) => [...st.changes.jobs].sort((a, b) => a.eventId.localeCompare(b.eventId));
+  const whole = applyEvents(fresh(AI), events);
+  const outcomes = (st: PartitionState) => st.changes.jobs.map((j) => [j.fees, j.reason, j.ethAddress]).sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+  // r1's first job expired before its second came (ttl, not superseded); r2's first received entry
+  // expired before the second replaced it (counted); r2's job goes to the second.
+  assert.equal(outcomes(whole), [["40", "ttl", null], ["60", null, W3]]);
+  assert.is(whole.expiredReceived, 1);
+  for (let cut = 1; cut < events.length; cut++) {
+    const split = fresh(AI);
+    applyEvents(split, events.slice(0, cut));
+    applyEvents(split, events.slice(cut));
+    assert.equal(sortedJobs(split), sortedJobs(whole), `cut after event ${cut}`);
+    assert.equal(buildSummary(split), buildSummary(whole), `cut after event ${cut}`);
+    assert.is(split.expiredReceived, whole.expiredReceived, `cut after event ${cut}`);
+  }
+});
+
 test("connections - reference case 12: connected, reset, connected again leaves only the new connection", () => {
   const s = applyEvents(fresh(), parse(TC, [connected(W1, "c1", { dt: at(1) }), reset({ dt: at(2) }), connected(W1, "c2", { dt: at(3) })]));
   assert.equal(s.connections.get(W1), { connections: ["c2"], active: true, lastSeenMs: Date.parse(at(3)) });
