@@ -9,6 +9,8 @@
  *   by this consumer on restart (XREADGROUP from `0`) or claimed by another one (XAUTOCLAIM of
  *   entries idle longer than `claimIdleMs`), and the idempotent journal makes redelivery harmless.
  * - Several readers with the same group and distinct consumer names share the work.
+ * - stop() removes this consumer from the group when it has nothing pending (a consumer holding
+ *   unacknowledged entries stays, so they can still be read again or claimed).
  * - A batch whose handler fails is retried with exponential backoff (injected clock); after
  *   `maxRetries` failures it is split and each entry handled alone, and an entry that still fails
  *   with bad input (InputError, or a PostgreSQL data/integrity error: SQLSTATE 22xxx/23xxx) goes to
@@ -314,7 +316,8 @@ export class RedisStreamReader {
 
   /**
    * Stop reading; a handle call under way finishes first, but a batch waiting to be retried (its
-   * sink down, its breaker open) is given up unacknowledged. Closes both connections.
+   * sink down, its breaker open) is given up unacknowledged. Then this consumer leaves the group
+   * where it has nothing pending (removeOwnConsumer), and both connections close.
    */
   async stop(): Promise<void> {
     this.running = false;
@@ -323,6 +326,54 @@ export class RedisStreamReader {
     this.blocking.disconnect();
     await this.loop?.catch(() => {});
     this.loop = null;
+    await this.removeOwnConsumer();
     await this.commands.quit().catch(() => this.commands.disconnect());
   }
+
+  /**
+   * On stop, once nothing reads any more: this consumer leaves the group of each stream if it has
+   * no pending entry (one script, so no entry can become pending in between); with entries pending
+   * it stays, since XGROUP DELCONSUMER would drop them unacknowledged where no other consumer could
+   * claim them — they are read again at its next start or claimed after claimIdleMs. Default
+   * consumer names carry the pid, so without this every restart would leave one more behind.
+   * Skipped when this reader never reached Redis or the connection is down (best effort: bounded,
+   * never fails stop()).
+   */
+  private async removeOwnConsumer(): Promise<void> {
+    if (!this.groupsReady || this.commands.status !== "ready") return;
+    const { group, consumer } = this.opts;
+    for (const stream of this.opts.streams) {
+      let timer: ReturnType<Clock["setTimeout"]> | undefined;
+      try {
+        const removed = this.commands.eval(DELETE_CONSUMER_IF_IDLE, 1, stream, group, consumer) as Promise<number>;
+        const late = new Promise<"timeout">((resolve) => (timer = this.clock.setTimeout(() => resolve("timeout"), CONSUMER_CLEANUP_TIMEOUT_MS)));
+        const outcome = await Promise.race([removed, late]);
+        if (outcome === "timeout") {
+          removed.catch(() => {});
+          this.opts.log?.warn({ stream, group, consumer }, `redis reader: consumer ${consumer} of ${stream}/${group} left in place: Redis did not answer within ${CONSUMER_CLEANUP_TIMEOUT_MS} ms`);
+          // Drop the connection rather than queue QUIT behind the unanswered script.
+          this.commands.disconnect();
+          return;
+        }
+        if (Number(outcome) < 0) this.opts.log?.info({ stream, group, consumer }, `redis reader: consumer ${consumer} kept in ${stream}/${group}: it has entries pending (read again at its next start or claimed by another consumer)`);
+        else this.opts.log?.info({ stream, group, consumer }, `redis reader: consumer ${consumer} removed from ${stream}/${group} (nothing pending)`);
+      } catch (err) {
+        this.opts.log?.warn({ err, stream, group, consumer }, `redis reader: consumer ${consumer} of ${stream}/${group} not removed: ${errorMessage(err)}`);
+      } finally {
+        if (timer) this.clock.clearTimeout(timer);
+      }
+    }
+  }
 }
+
+/** How long stop() waits for Redis to answer the consumer cleanup of one stream. */
+const CONSUMER_CLEANUP_TIMEOUT_MS = 5_000;
+
+/**
+ * KEYS[1] stream, ARGV[1] group, ARGV[2] consumer: XGROUP DELCONSUMER only when the consumer has
+ * no pending entry (returns what DELCONSUMER returns, 0), else -1 and the consumer stays.
+ */
+const DELETE_CONSUMER_IF_IDLE = `
+if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then return -1 end
+return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+`;

@@ -3,10 +3,12 @@
  * the rindexer parser and the vault-term write path — with `system`, the journal (+ dead letters)
  * in one transaction and then the fresh events to the term actors; without, journal + apply in
  * one transaction; the reader acknowledges the entries after that commit. Message ids are
- * `<stream>/<redisId>` (`-<index>` per array element); dead letters have source `redis:<id>`.
+ * `<stream>/<redisId>` (`-<index>` per array element); dead letters have source `redis:<id>`
+ * (an entry delivered again after a crash or a stop keeps its one dead letter).
  */
 import type { Db } from "../../db/db.ts";
-import type { DeadLetterSink } from "../../supervisors/actor-kind.ts";
+import type { DeadLetter, DeadLetterSink } from "../../supervisors/actor-kind.ts";
+import { recordNewDeadLetters, transactionWithDeadLetters } from "../../db/dead-letter-store.ts";
 import { errorMessage } from "../../protocols/errors.ts";
 import { RedisStreamReader, type RedisStreamReaderOptions, type StreamEntry } from "../ingress/redis-stream-reader.ts";
 import { fieldsToRecord, parseRedisEntry } from "./rindexer-entry.ts";
@@ -57,14 +59,18 @@ export function createVaultTermRedisReader(opts: VaultTermRedisOptions): RedisSt
       await opts.onCommitted?.(summary);
     },
     async poison(entry: StreamEntry, error: unknown) {
-      await opts.deadLetters.record({
+      // Once per entry: the entry is acknowledged only at the end of its batch, so a crash or a
+      // stop() before that delivers it again (same id, same source); recordNewDeadLetters keeps
+      // the first dead letter only. Metrics count every delivery, as for a redelivered batch.
+      const letter: DeadLetter = {
         kind: VAULT_TERM_KIND,
         entityId: null,
         source: `redis:${entry.stream}/${entry.id}`,
         payload: fieldsToRecord(entry.fields),
         error: errorMessage(error),
         errorCode: (error as { code?: string }).code ?? "bad_input",
-      });
+      };
+      await transactionWithDeadLetters(opts.db, opts.deadLetters, (tx) => recordNewDeadLetters(opts.deadLetters, tx, [letter]));
       opts.metrics?.batch({ messages: 1, deadLettered: 1 }, 0);
     },
   });

@@ -7,9 +7,13 @@
  * journal dedupes by event ID). In a folder, only files named like event files
  * (`{region}-{node_type}-…_….json`) are read (others are listed as ignored); an event file of an
  * inactive or unknown partition is a dead letter. A single file given by name is always read.
+ * The path is made absolute first: dead-letter sources are `import:<absolute file>` (`#<index>`
+ * for a bad record), each kept once however often and from wherever the path is imported.
  */
 import { readdir, readFile, stat } from "node:fs/promises";
-import { basename, join, relative, sep } from "node:path";
+import { basename, join, relative, resolve, sep } from "node:path";
+import { recordNewDeadLetters, transactionWithDeadLetters } from "../../db/dead-letter-store.ts";
+import type { DeadLetter } from "../../supervisors/actor-kind.ts";
 import { ingestEventFiles, type IngestDeps, type IngestReport } from "./ingest.ts";
 import { WORKER_PARTITION_KIND } from "./journal.ts";
 import { PARTITIONS, type Partition } from "./partitions.ts";
@@ -42,8 +46,10 @@ export function partitionOfFile(path: string): Partition | null {
   return PARTITIONS.find((p) => dirs === p.s3Prefix) ?? PARTITIONS.find((p) => name.startsWith(p.fileNamePrefix)) ?? null;
 }
 
-export async function importWorkerPartitionPath(deps: IngestDeps, path: string, opts: { maxFilesPerBatch?: number } = {}): Promise<ImportReport> {
+export async function importWorkerPartitionPath(deps: IngestDeps, given: string, opts: { maxFilesPerBatch?: number } = {}): Promise<ImportReport> {
   const max = opts.maxFilesPerBatch ?? 250;
+  // Absolute, so a file's dead-letter sources are the same from any working directory.
+  const path = resolve(given);
   let files: string[] = [];
   const ignoredFiles: string[] = [];
   if ((await stat(path)).isDirectory()) {
@@ -53,11 +59,12 @@ export async function importWorkerPartitionPath(deps: IngestDeps, path: string, 
   } else files.push(path);
   const byPartition = new Map<string, { partition: Partition; files: string[] }>();
   const rejectedFiles: string[] = [];
+  const rejected: DeadLetter[] = [];
   for (const file of files) {
     const p = partitionOfFile(file);
     if (!p) {
       rejectedFiles.push(file);
-      await deps.deadLetters.record({
+      rejected.push({
         kind: WORKER_PARTITION_KIND,
         entityId: null,
         source: `import:${file}`,
@@ -71,6 +78,8 @@ export async function importWorkerPartitionPath(deps: IngestDeps, path: string, 
     group.files.push(file);
     byPartition.set(p.id, group);
   }
+  // Once per file: importing the folder again does not keep a second copy.
+  if (rejected.length > 0) await transactionWithDeadLetters(deps.db, deps.deadLetters, (tx) => recordNewDeadLetters(deps.deadLetters, tx, rejected));
   const batches: IngestReport[] = [];
   for (const { partition, files: list } of [...byPartition.values()].sort((a, b) => (a.partition.id < b.partition.id ? -1 : 1))) {
     list.sort((a, b) => (basename(a) < basename(b) ? -1 : basename(a) > basename(b) ? 1 : 0));

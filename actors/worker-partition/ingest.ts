@@ -14,8 +14,9 @@
  * runs, the next files are prepared; after each commit `notify` (when given) pokes the actor,
  * which applies that part while the rest is appended. The caller confirms its source cursor
  * only after `catchUp` resolves, so a batch that fails half way is retried whole, and the
- * journal's dedupe by event ID makes the retry count every event once (dead letters of a
- * retried batch are recorded again).
+ * journal's dedupe by event ID makes the retry count every event once, and its dead letters are
+ * kept once too (recordNewDeadLetters skips a (kind, source) already recorded; the report still
+ * counts them as dead-lettered).
  */
 import type { Db } from "../../db/db.ts";
 import { JournaledKeyConflict, type GaplessDedupe } from "../../db/journal-store.ts";

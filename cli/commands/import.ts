@@ -4,11 +4,13 @@
  * (local-runtime.ts). Returns when every actor is idle and prints one summary line (or JSON):
  *   vault-term        a JSONL file, one rindexer message per line
  *   worker-partition  a file or a folder in the S3 layout `{region}/{node_type}/*.json`
- * Bad lines and files are dead-lettered, never fatal; re-importing is harmless (the journal
- * dedupes). A missing path or an unknown kind exits non-zero with a one-line reason.
+ * Bad lines and files are dead-lettered once (their sources name the absolute path), never
+ * fatal; re-importing is harmless (the journal dedupes). A missing path or an unknown kind exits
+ * non-zero with a one-line reason.
  * Ingest never pays.
  */
 import { stat } from "node:fs/promises";
+import { resolve } from "node:path";
 import { loadConfig } from "../../config/load-config.ts";
 import { importVaultTermFile } from "../../actors/vault-term/service.ts";
 import { importWorkerPartitionPath } from "../../actors/worker-partition/import-files.ts";
@@ -68,7 +70,8 @@ export const importCommand: Command = {
     let result: ImportResult;
     try {
       if (kind === "vault-term") {
-        const s = await importVaultTermFile(path, { db: rt.db, deadLetters: rt.deadLetters, system: rt.system });
+        // Absolute: a line's dead-letter source (`import:<file>:<line>`) is the same from any working directory.
+        const s = await importVaultTermFile(resolve(path), { db: rt.db, deadLetters: rt.deadLetters, system: rt.system });
         result = { kind, path, units: s.lines, unitName: "lines", events: s.messages, fresh: s.fresh, duplicates: s.duplicates, deadLettered: s.deadLettered, entities: s.terms, ignored: 0 };
       } else {
         const deps = workerPartitionIngestDeps(rt.system, rt.workerPartitionTail!, rt.db, rt.deadLetters);

@@ -109,12 +109,13 @@ test("services - CONCURRENT_BATCHES consumers of the group share the stream on o
     assert.is(vt.readers.length, 2);
     const deadline = Date.now() + 20_000;
     while (vt.readers.reduce((n, r) => n + r.stats.acked, 0) < SAMPLE_LINES.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const consumers = async () => ((await redis.xinfo("CONSUMERS", stream, group)) as unknown[][]).map((c) => String(c[1])).sort();
+    assert.equal(await consumers(), ["host-a", "host-a-2"]);
     await vt.stop();
     await system.whenIdle();
     assert.equal(vt.readers.map((r) => r.stats.entries > 0), [true, true], "both consumers read batches");
     assert.is(vt.readers.reduce((n, r) => n + r.stats.entries, 0), SAMPLE_LINES.length, "every entry read once");
-    const consumers = (await redis.xinfo("CONSUMERS", stream, group)) as unknown[][];
-    assert.equal(consumers.map((c) => String(c[1])).sort(), ["host-a", "host-a-2"]);
+    assert.equal(await consumers(), [], "stopped with nothing pending, both consumers left the group");
     assert.is(await count(fx.db, "triple_term"), 15);
     assert.is(await count(fx.db, "term"), 60);
   } finally {
