@@ -10,6 +10,7 @@
  * lines commit. Any other failure (the database down) fails the import.
  */
 import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
 import type { Db } from "../../db/db.ts";
 import type { DeadLetterSink } from "../../supervisors/actor-kind.ts";
 import type { ActorSystem } from "../../supervisors/actor-system.ts";
@@ -128,6 +129,9 @@ async function poisonLine(line: ImportLine, name: string, err: unknown, opts: Im
 }
 
 export async function importVaultTermFile(path: string, opts: Omit<ImportOptions, "name">): Promise<ImportSummary> {
-  const text = await readFile(path, "utf8");
-  return importVaultTermLines(text.split(/\r?\n/), { ...opts, name: path });
+  // Absolute: a line's dead-letter source (`import:<file>:<line>`) names the same file from any
+  // working directory (the CLI and the embedded sample import, VAULT_TERM_SAMPLE_FILE, alike).
+  const file = resolve(path);
+  const text = await readFile(file, "utf8");
+  return importVaultTermLines(text.split(/\r?\n/), { ...opts, name: file });
 }

@@ -10,7 +10,6 @@
  * Ingest never pays.
  */
 import { stat } from "node:fs/promises";
-import { resolve } from "node:path";
 import { loadConfig } from "../../config/load-config.ts";
 import { importVaultTermFile } from "../../actors/vault-term/service.ts";
 import { importWorkerPartitionPath } from "../../actors/worker-partition/import-files.ts";
@@ -70,8 +69,7 @@ export const importCommand: Command = {
     let result: ImportResult;
     try {
       if (kind === "vault-term") {
-        // Absolute: a line's dead-letter source (`import:<file>:<line>`) is the same from any working directory.
-        const s = await importVaultTermFile(resolve(path), { db: rt.db, deadLetters: rt.deadLetters, system: rt.system });
+        const s = await importVaultTermFile(path, { db: rt.db, deadLetters: rt.deadLetters, system: rt.system });
         result = { kind, path, units: s.lines, unitName: "lines", events: s.messages, fresh: s.fresh, duplicates: s.duplicates, deadLettered: s.deadLettered, entities: s.terms, ignored: 0 };
       } else {
         const deps = workerPartitionIngestDeps(rt.system, rt.workerPartitionTail!, rt.db, rt.deadLetters);
