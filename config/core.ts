@@ -10,6 +10,8 @@ import { defineSection } from "./section.ts";
 export const ALL_KINDS = ["operator", "network", "worker-partition", "vault-term"] as const;
 /** The kinds this build implements: the default of STRATA_KINDS. */
 export const BUILT_KINDS = ["worker-partition", "vault-term"] as const;
+/** STRATA_SAMPLES (supervisors/kinds/bundled-samples.ts). */
+export const SAMPLES_MODES = ["auto", "on", "off"] as const;
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 export const coreConfig = defineSection("core", {
@@ -22,6 +24,11 @@ export const coreConfig = defineSection("core", {
   // HTTP(S) only: the RPC client speaks JSON-RPC over fetch; a ws:// endpoint could never pay.
   ethRpcEndpoint: field.url("ETH_RPC_ENDPOINT", ["http:", "https:"], {
     description: "Ethereum RPC for payments (HTTP JSON-RPC); unset = local anvil dev chain with the embedded database, payments off with a DATABASE_URL.",
+  }),
+  samples: field.oneOf("STRATA_SAMPLES", SAMPLES_MODES, {
+    default: "auto",
+    description:
+      "Bundled sample events for the embedded ingress parts: auto = only with the embedded database and the dev chain; on = always (refused with ETH_RPC_ENDPOINT: payments would pay them); off = never.",
   }),
   partitions: field.positiveInt("STRATA_PARTITIONS", { default: 16, description: "Number of partitions P entity ids hash into (same on every host)." }),
   kinds: field.list("STRATA_KINDS", { default: BUILT_KINDS, values: ALL_KINDS, description: "Entity kinds this host runs." }),

@@ -5,7 +5,8 @@
  *  - services mode (REDIS_URL): the Redis stream reader on REDIS_STREAMS / CONSUMER_GROUP,
  *    probed with PING in `/health`;
  *  - embedded mode (no REDIS_URL): the bundled sample file `samples/vault-term/events.jsonl`
- *    (or VAULT_TERM_SAMPLE_FILE) through the Redis reader's journal-and-send path, in the
+ *    (when STRATA_SAMPLES allows: bundled-samples.ts), or VAULT_TERM_SAMPLE_FILE (always when
+ *    set), through the Redis reader's journal-and-send path, in the
  *    background after start (re-importing on a later start changes nothing: the journal dedupes);
  *  - the periodic analytics sweep of `startVaultTerm`.
  */
@@ -18,6 +19,7 @@ import { redisProbe } from "../dependency-health.ts";
 import type { DependencyProbe } from "../dependency-health.ts";
 import type { HostContext, KindModule, RunningKind } from "../kind-module.ts";
 import { pathExists } from "./path-exists.ts";
+import { bundledSamples } from "./bundled-samples.ts";
 
 
 export const vaultTermModule: KindModule = {
@@ -52,7 +54,12 @@ export const vaultTermModule: KindModule = {
       summary = `vault-term: reading Redis streams ${settings.redisStreams.join(",")} at ${url} (group ${settings.consumerGroup})`;
     } else {
       const file = settings.sampleFile ?? BUNDLED_SAMPLE;
-      if (await pathExists(file)) {
+      // The bundled sample only where it cannot reach a real database (bundled-samples.ts); a
+      // VAULT_TERM_SAMPLE_FILE named explicitly is the user's own file.
+      const samples = settings.sampleFile ? { load: true, why: "VAULT_TERM_SAMPLE_FILE" } : bundledSamples(config.samples, config);
+      if (!samples.load) {
+        summary = `vault-term: embedded, no REDIS_URL: ${samples.why}: no ingress`;
+      } else if (await pathExists(file)) {
         const s = { file, done: false, result: null as ImportSummary | null, error: null as string | null, promise: Promise.resolve() };
         s.promise = importVaultTermFile(file, { db, deadLetters, system }).then(
           (result) => {

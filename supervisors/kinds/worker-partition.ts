@@ -3,8 +3,9 @@
  *  - registers the `worker-partition` actor kind (one actor per active `node_type|region`);
  *  - services mode (S3_ENDPOINT): the S3 sensor polls S3_BUCKET every S3_SENSOR_INTERVAL_SECONDS;
  *  - embedded mode (no S3_ENDPOINT): the host's embedded s3rver is started, the bundled sample
- *    files (`samples/worker-partition/{region}/{node_type}/*.json`) are uploaded into S3_BUCKET,
- *    and the same sensor runs against it;
+ *    files (`samples/worker-partition/{region}/{node_type}/*.json`) are uploaded into S3_BUCKET
+ *    when STRATA_SAMPLES allows (bundled-samples.ts: by default only with the embedded database
+ *    and dev chain), and the same sensor runs against it;
  *  - `/health` lists `s3` (ListBuckets); `/ready` lists `ingress:worker-partition-s3`;
  *  - payments (supervisors/kinds/payments.ts) run beside it.
  * Ingest never pays: the sensor only journals and lets the partition actors catch up.
@@ -26,6 +27,7 @@ import { s3Probe } from "../dependency-health.ts";
 import type { DependencyProbe } from "../dependency-health.ts";
 import type { HostContext, KindModule, RunningKind } from "../kind-module.ts";
 import { pathExists } from "./path-exists.ts";
+import { bundledSamples, refuseSamplesOnRealChain } from "./bundled-samples.ts";
 import { startPayments } from "./payments.ts";
 import { KeyConfigError } from "../../actors/worker-partition/payments/keys.ts";
 import { paymentsRoutes } from "../../admin/payments-routes.ts";
@@ -39,6 +41,7 @@ export const workerPartitionModule: KindModule = {
 
   async register(host: HostContext): Promise<RunningKind> {
     const { config, db, system, deadLetters, clock } = host;
+    refuseSamplesOnRealChain(config.samples, config.ethRpcEndpoint);
     const log = host.log.child({ kind: "worker-partition" });
     let settings: WorkerPartitionConfig = workerPartitionSettings(config);
     let summary: string;
@@ -55,7 +58,11 @@ export const workerPartitionModule: KindModule = {
       await ensureBucket(client, settings.s3.bucket);
       await ensureBucket(client, settings.s3.metricsBucket);
       if (settings.s3.archiveBucket) await ensureBucket(client, settings.s3.archiveBucket);
-      if (await pathExists(SAMPLES_DIR)) {
+      // Sample fees must never reach a real ledger or a real chain (bundled-samples.ts).
+      const samples = bundledSamples(config.samples, config);
+      if (!samples.load) {
+        summary += `, ${samples.why}`;
+      } else if (await pathExists(SAMPLES_DIR)) {
         uploaded = (await uploadSampleEvents(client, settings.s3.bucket)).length;
         summary += `, ${uploaded} bundled sample files uploaded`;
       } else {
