@@ -25,7 +25,7 @@ import type { StrataConfig } from "../config/load-config.ts";
 import { secretConfigKeys } from "../config/load-config.ts";
 import { literalScrubber, maskServiceUrl } from "../config/redact.ts";
 import { embeddedPaths } from "../config/paths.ts";
-import { openDb } from "../db/open-db.ts";
+import { HOST_APPLICATION_NAME, openDb } from "../db/open-db.ts";
 import type { Db } from "../db/db.ts";
 import { migrate } from "../db/migrate.ts";
 import { DeadLetterStore } from "../db/dead-letter-store.ts";
@@ -155,7 +155,7 @@ export async function startHost(config: StrataConfig, opts: HostOptions = {}): P
   try {
     // Db and migrations.
     if (config.databaseUrl) {
-      db = await openDb({ databaseUrl: config.databaseUrl });
+      db = await openDb({ databaseUrl: config.databaseUrl, applicationName: HOST_APPLICATION_NAME, keepIdleConnections: true });
       log.info({ part: "db", url: maskServiceUrl(config.databaseUrl) }, `db: postgres at ${maskServiceUrl(config.databaseUrl)}`);
     } else {
       db = await openDb({ dataDir: paths.pglite });

@@ -21,6 +21,7 @@ import pino from "pino";
 import { loadConfig } from "../../config/load-config.ts";
 import type { Db, Queryable, QueryResult } from "../../db/db.ts";
 import { DeadLetterStore } from "../../db/dead-letter-store.ts";
+import { HOST_APPLICATION_NAME } from "../../db/open-db.ts";
 import { ActorSystem } from "../../supervisors/actor-system.ts";
 import { systemClock } from "../../supervisors/clock.ts";
 import { replayVaultTerm, DERIVED_TABLES as VAULT_TERM_TABLES } from "../../actors/vault-term/replay.ts";
@@ -201,6 +202,7 @@ export async function replayKind(db: Db, config: StrataConfig, opts: ReplayOptio
     return { kind: opts.kind, entity, dryRun: opts.dryRun ?? false, tables: diffs, differing: diffs.filter((d) => d.differs).map((d) => d.table) };
   };
   if (!opts.dryRun) {
+    await refuseBesideLiveHost(db);
     const before = await snapshot(db, tables, scope);
     await rebuild(db, config, opts.kind, entity, progress);
     return report(before, await snapshot(db, tables, scope));
@@ -217,6 +219,28 @@ export async function replayKind(db: Db, config: StrataConfig, opts: ReplayOptio
     if (!(err instanceof DryRunRollback)) throw err;
   }
   return out!;
+}
+
+/**
+ * A replay beside a running host would race its resident actors: a worker-partition actor saving
+ * its write set (only the rows it changed) between the reset and the rebuild leaves the partition
+ * missing fee rows, and the rebuild then starts from that partial state. On PostgreSQL a host's
+ * connections carry HOST_APPLICATION_NAME, so one connected to this database is found and named.
+ * (PGlite: the data folder's lock already keeps a second process out.) A dry run only reports.
+ */
+async function refuseBesideLiveHost(db: Db): Promise<void> {
+  if (db.dialect !== "postgres") return;
+  const r = await db.query<{ n: string; hosts: string | null }>(
+    `SELECT count(*)::text AS n, string_agg(DISTINCT coalesce(host(client_addr), 'local'), ', ') AS hosts
+       FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1 AND pid <> pg_backend_pid()`,
+    [HOST_APPLICATION_NAME],
+  );
+  const n = Number(r.rows[0].n);
+  if (n > 0) {
+    throw new Error(
+      `a running Strata host is connected to this database (${n} connection${n === 1 ? "" : "s"} named ${HOST_APPLICATION_NAME}, from ${r.rows[0].hosts}): stop it first — its resident actors would race the rebuild (--dry-run only reports and may run beside it)`,
+    );
+  }
 }
 
 export function formatReplayReport(r: ReplayReport): string[] {
