@@ -1,14 +1,16 @@
 /**
  * An AdminSource over the actor system (supervisors/actor-system.ts): `/actors` from `stats()`,
- * `/actors/:kind/:id` from `inspect()`, restart/stop from the system's admin calls, `/metrics`
- * from the registry, and `/ready` per kind from progress: the kind's `processed` count is sampled
+ * `/actors/:kind/:id` from `inspect()` (404 with the reason for an id the kind refuses: its
+ * InputError), restart/stop from the system's admin calls, `/metrics` from the registry, and
+ * `/ready` per kind from progress: the kind's `processed` count is sampled
  * on each call; a kind with messages waiting whose count has not moved within
  * `expectedProgressMs` is not ready. Dependencies and ingress readiness come from the host.
  */
 import type { Clock } from "../supervisors/clock.ts";
 import type { ActorInspection, KindStats } from "../supervisors/actor-system.ts";
+import { InputError } from "../protocols/errors.ts";
 import { progressCheck } from "./readiness.ts";
-import type { ActorActionResult, ActorDetail, AdminSource, DependencyHealth, KindActors, ReadinessCheck } from "./source.ts";
+import type { ActorActionResult, ActorDetail, ActorNotFound, AdminSource, DependencyHealth, KindActors, ReadinessCheck } from "./source.ts";
 
 /** What the adapter needs of ActorSystem (structural, so a test double of real data fits too). */
 export interface ActorSystemView {
@@ -71,12 +73,15 @@ export function actorSystemAdminSource(opts: ActorSystemSourceOptions): AdminSou
         lastError: s.lastError ? { message: s.lastError.message, at: s.lastError.at, entityId: s.lastError.entityId } : null,
       }));
     },
-    async actor(kind, id): Promise<ActorDetail | undefined> {
+    async actor(kind, id): Promise<ActorDetail | ActorNotFound | undefined> {
       let a: ActorInspection;
       try {
         a = await system.inspect(kind, id);
       } catch (err) {
         if (isUnknownKind(err)) return undefined;
+        // The kind refuses this id (worker-partition: a partition not active here): not a fault
+        // of the server, the caller asked for an actor that cannot exist.
+        if (err instanceof InputError) return { notFound: true, reason: err.message };
         throw err;
       }
       return {

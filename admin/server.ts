@@ -84,6 +84,7 @@ export function defaultRoutes(source: AdminSource): Router {
   router.add("GET", "/actors/:kind/:id", async (req) => {
     const actor = await source.actor(req.params.kind, req.params.id);
     if (!actor) return { status: 404, json: { error: `no actor ${req.params.kind}/${req.params.id}` } };
+    if ("notFound" in actor) return { status: 404, json: { error: `no actor ${req.params.kind}/${req.params.id}: ${actor.reason}` } };
     return { status: 200, json: actor };
   });
   const action = (name: string, run: (kind: string, id: string) => Promise<ActorActionResult> | ActorActionResult) => async (req: AdminRequest): Promise<AdminResponse> => {

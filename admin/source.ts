@@ -64,6 +64,12 @@ export interface ActorDetail {
   state: unknown;
 }
 
+/** GET /actors/:kind/:id for an id the kind refuses (an inactive partition, a malformed id) → 404 with `reason`. */
+export interface ActorNotFound {
+  notFound: true;
+  reason: string;
+}
+
 /** Result of a mutating actor route; `notFound` → 404. */
 export type ActorActionResult = { ok: true; detail?: string } | { ok: false; notFound: true } | { ok: false; notFound: false; reason: string };
 
@@ -75,8 +81,8 @@ export interface AdminSource {
   /** Content type of metrics() (prom-client registry.contentType); default text/plain 0.0.4. */
   readonly metricsContentType?: string;
   actors(): Promise<KindActors[]> | KindActors[];
-  /** undefined → 404. */
-  actor(kind: string, id: string): Promise<ActorDetail | undefined> | ActorDetail | undefined;
+  /** undefined (unknown kind) or ActorNotFound (an id the kind refuses, with the reason) → 404. */
+  actor(kind: string, id: string): Promise<ActorDetail | ActorNotFound | undefined> | ActorDetail | ActorNotFound | undefined;
   restartActor(kind: string, id: string): Promise<ActorActionResult> | ActorActionResult;
   stopActor(kind: string, id: string): Promise<ActorActionResult> | ActorActionResult;
 }

@@ -41,6 +41,12 @@ export interface Field<T> {
   readonly secret?: boolean;
   /** How a value is shown to people when it differs from its text (a URL field: maskServiceUrl). */
   shownAs?(value: T): string;
+  /**
+   * The value written as its key's text, when `String(value)` is not that (basisPoints: 2500 →
+   * `0.25`): what `describe()` / `strata config` print, so a shown default can be typed back.
+   * Unlike `shownAs` it hides nothing (it adds no scrub literal).
+   */
+  asText?(value: T): string;
 }
 
 /** Optional field (no default) → T | undefined; field with a default or required → T. */
@@ -56,6 +62,13 @@ interface Common<T> {
 function make<T, const O extends Common<T>>(env: string, expected: string, parse: (raw: string) => T, opts: O): Field<T> & O {
   if (!/^[A-Z][A-Z0-9_]*$/.test(env)) throw new TypeError(`config key ${JSON.stringify(env)} must be UPPER_SNAKE_CASE`);
   return { env, expected, parse, description: opts.description ?? "", ...opts } as Field<T> & O;
+}
+
+/** Basis points as the decimal rate they stand for: 2500 → "0.25", 10000 → "1" (basisPoints' inverse). */
+function bpsAsRate(bps: number): string {
+  const frac = String(bps % 10_000).padStart(4, "0").replace(/0+$/, "");
+  const whole = Math.floor(bps / 10_000);
+  return frac === "" ? String(whole) : `${whole}.${frac}`;
 }
 
 function fail(expected: string, raw: string): never {
@@ -117,7 +130,7 @@ export const field = {
       const bps = Number(m[1]) * 10_000 + Number((m[2] ?? "").padEnd(4, "0"));
       if (bps > 10_000) fail(expected, raw);
       return bps;
-    }, opts);
+    }, { asText: bpsAsRate, ...opts });
   },
 
   boolean<const O extends Common<boolean>>(env: string, opts: O = {} as O) {

@@ -73,10 +73,11 @@ export function secretConfigKeys(extra: readonly SectionSpec[] = []): Set<string
 }
 
 
-/** A value as people see it: secrets `[Redacted]`, the field's own form (URLs), else the text with URL passwords masked. */
+/** A value as people see it: secrets `[Redacted]`, the field's own form (URLs; a rate as its decimal), else the text with URL passwords masked. */
 function printable(f: Field<unknown>, v: unknown): string {
   if (f.secret) return REDACTED;
   if (f.shownAs) return f.shownAs(v);
+  if (f.asText) return f.asText(v);
   return maskUrlPassword(Array.isArray(v) ? v.join(",") : String(v));
 }
 

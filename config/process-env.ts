@@ -15,3 +15,19 @@ export function processEnv(): Record<string, string | undefined> {
 export function loadProcessConfig(opts: LoadConfigOptions = {}): StrataConfig {
   return loadConfig(processEnv(), opts);
 }
+
+/**
+ * What a helper process (embedded s3rver, anvil) gets of our environment: where programs are
+ * (PATH), a home and temp directory, locale and time zone — never a setting or a secret
+ * (ETH_PRIVATE_KEY, ADMIN_TOKEN, DATABASE_URL, …); `extra` adds what that child needs itself.
+ */
+export const CHILD_ENV_KEYS = ["PATH", "HOME", "TMPDIR", "TMP", "TEMP", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "SYSTEMROOT"] as const;
+
+export function childProcessEnv(extra: Readonly<Record<string, string>> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const key of CHILD_ENV_KEYS) {
+    const value = process.env[key];
+    if (value !== undefined) env[key] = value;
+  }
+  return { ...env, ...extra };
+}

@@ -8,7 +8,6 @@
  */
 import { mkdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import process from "node:process";
 import type { Logger } from "pino";
 import { nodeBinary, spawnEmbedded } from "./child.ts";
 
@@ -38,9 +37,10 @@ process.stdin.resume();
 
 export async function startEmbeddedS3(opts: { directory: string; log: Logger; readyTimeoutMs?: number }): Promise<EmbeddedS3> {
   await mkdir(opts.directory, { recursive: true });
-  // The child gets our environment with NODE_OPTIONS replaced (no loader of ours, only the flag s3rver needs).
-  const env = { ...process.env, NODE_OPTIONS: "--openssl-legacy-provider" };
-  const child = spawnEmbedded("s3rver", nodeBinary(), ["-e", CHILD_SCRIPT, opts.directory], { cwd: ROOT, env, stdio: ["pipe", "pipe", "pipe"], log: opts.log });
+  // Not our environment (settings, secrets): PATH, HOME and the like, and NODE_OPTIONS with only
+  // the flag s3rver needs (no loader of ours).
+  const extraEnv = { NODE_OPTIONS: "--openssl-legacy-provider" };
+  const child = spawnEmbedded("s3rver", nodeBinary(), ["-e", CHILD_SCRIPT, opts.directory], { cwd: ROOT, extraEnv, stdio: ["pipe", "pipe", "pipe"], log: opts.log });
   const timeoutMs = opts.readyTimeoutMs ?? 30_000;
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
