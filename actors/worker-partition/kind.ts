@@ -15,6 +15,9 @@
  *             amounts) wait for the next `notify` / `catch-up` / activation, and the journal is
  *             not read past the in-memory tail — ingest pokes with it after each committed part
  *             of a batch, and asks `catch-up` at the end;
+ *           `refresh-summary` (body {}): a `catch-up` that writes worker_summary even when no
+ *             event is new — the paid amounts it reads (payment_ledger) changed: the host asks it
+ *             after each payment run that ended (supervisors/kinds/worker-partition.ts);
  *           `summary` (body {}) → reply the current PartitionSummary.
  */
 import { z } from "zod";
@@ -134,7 +137,7 @@ export function createWorkerPartitionKind(opts: WorkerPartitionKindOptions): Act
 
   return {
     kind: WORKER_PARTITION_KIND,
-    messages: { notify: emptyBody, "catch-up": emptyBody, journaled: emptyBody, summary: emptyBody },
+    messages: { notify: emptyBody, "catch-up": emptyBody, journaled: emptyBody, "refresh-summary": emptyBody, summary: emptyBody },
     initial(entityId) {
       return { ...initialPartitionState(entityId, opts), outbox: [], performanceStale: false, summaryStale: false };
     },
@@ -166,7 +169,9 @@ export function createWorkerPartitionKind(opts: WorkerPartitionKindOptions): Act
     },
     async handle(state, msg: Envelope, ctx): Promise<HandleResult<WorkerPartitionActorState, CatchUpReply | PartitionSummary>> {
       if (msg.type === "summary") return { state, reply: await summarize(ctx.db, state) };
-      const next = await catchUp(state, ctx, msg.type !== "journaled");
+      // A payment run credited workers: the summary's paid amounts are owed though no event is new.
+      const from = msg.type === "refresh-summary" ? { ...state, summaryStale: true } : state;
+      const next = await catchUp(from, ctx, msg.type !== "journaled");
       return { state: next, reply: { partition: next.partitionId, offset: next.offset, eventsApplied: next.eventsApplied } };
     },
     options: { passivateAfterMs: 30 * 60_000 },

@@ -5,7 +5,10 @@
  *   strata payments trigger <partition>           one payment run now, against ETH_RPC_ENDPOINT with
  *                                                 ETH_PRIVATE_KEY; refused when either is missing (this
  *                                                 command never starts a dev chain); exit 1 when
- *                                                 busy or refused (payments or node of another chain)
+ *                                                 busy or refused (payments or node of another chain);
+ *                                                 after a run that ended (done or stopped) the
+ *                                                 partition's worker_summary is rewritten with the
+ *                                                 paid amounts (its S3 export waits for the host's next one)
  *   strata payments resolve <paymentId> --as paid|unpaid --note "…" [--by NAME]
  * `--json` prints one JSON document. Amounts are wei, decimal strings.
  */
@@ -22,10 +25,12 @@ import type { PaymentRunReport } from "../../actors/worker-partition/payments/pa
 import { PaymentRequestError, partitionsFor, paymentsAudit, paymentsOverview, resolvePaymentChecked } from "../../admin/payments-routes.ts";
 import type { PaymentTrigger } from "../../admin/payments-routes.ts";
 import { toJson } from "../../admin/server.ts";
+import { errorMessage } from "../../protocols/errors.ts";
 import { configFlagOptions, configFlags, UsageError } from "./command.ts";
 import type { Command, CliIo } from "./command.ts";
 import { KIND_SECTIONS } from "./kind-sections.ts";
-import { openConfiguredDb } from "./local-runtime.ts";
+import { openConfiguredDb, openLocalRuntime } from "./local-runtime.ts";
+import { WORKER_PARTITION_KIND } from "../../actors/worker-partition/journal.ts";
 
 /**
  * A payment trigger against the configured RPC, or an Error saying why there is none: no
@@ -43,6 +48,22 @@ export async function configuredPaymentTrigger(config: StrataConfig, db: Db, own
   const settings = paymentSettingsFrom(values);
   return (partitionId) =>
     runPayments({ db, rpc, wallet, clock: systemClock, log, settings, owner, leaseTtlMs: values.leaseTtlSeconds * 1000 }, partitionId, { trigger: "cli" });
+}
+
+/**
+ * After a run that ended: the partition actor, on a one-shot local runtime as `strata import` uses,
+ * rewrites worker_summary with the paid amounts (`refresh-summary`), as a host does after its own
+ * runs. A host does not hear of this command's runs; without this its summary kept the old paid
+ * and pending amounts until the partition's next event file. Opened after the payment run's
+ * database is closed (an embedded PGlite folder has one user at a time).
+ */
+async function refreshSummary(config: StrataConfig, partitionId: string): Promise<void> {
+  const rt = await openLocalRuntime(config, { kinds: ["worker-partition"] });
+  try {
+    await rt.system.ask(WORKER_PARTITION_KIND, partitionId, "refresh-summary", {}, { timeoutMs: 10 * 60_000 });
+  } finally {
+    await rt.close();
+  }
 }
 
 function formatRun(r: PaymentRunReport): string[] {
@@ -106,20 +127,15 @@ export const paymentsCommand: Command = {
 
     const config = loadConfig(io.env, { flags: configFlags(args.values), sections: KIND_SECTIONS });
     const { db } = await openConfiguredDb(config, 2, { existing: true });
+    let report: PaymentRunReport | null = null;
     try {
       if (action === "list") await list(db, partition, io, json);
       else if (action === "audit") await audit(db, partition, io, json);
       else if (action === "trigger") {
         const trigger = await configuredPaymentTrigger(config, db, `cli-${Date.now()}`);
-        const report = await trigger(target!);
+        report = await trigger(target!);
         if (json) io.out(toJson(report));
         else for (const l of formatRun(report)) io.out(l);
-        // Refused (the database's payments or the node on another chain than CHAIN_ID): nothing
-        // was done; stopped (gas above the cap, balance too low, the node failing): some workers
-        // owed were not paid. A script must take neither for success.
-        if (report.outcome === "refused") throw new Error(`payment run refused: ${report.stopReason}`);
-        if (report.outcome === "stopped") throw new Error(`payment run stopped: ${report.stopReason}`);
-        return report.outcome === "done" ? 0 : 1;
       } else {
         const by = typeof args.values.by === "string" && args.values.by.trim() !== "" ? `cli:${args.values.by.trim()}` : "cli";
         try {
@@ -131,9 +147,22 @@ export const paymentsCommand: Command = {
           throw err;
         }
       }
-      return 0;
     } finally {
       await db.close();
     }
+    if (report === null) return 0;
+    if (report.outcome === "done" || report.outcome === "stopped") {
+      try {
+        await refreshSummary(config, report.partitionId);
+      } catch (err) {
+        io.err(`strata payments: the run ended but worker_summary was not refreshed (the host's next batch refreshes it): ${errorMessage(err)}`);
+      }
+    }
+    // Refused (the database's payments or the node on another chain than CHAIN_ID): nothing
+    // was done; stopped (gas above the cap, balance too low, the node failing): some workers
+    // owed were not paid. A script must take neither for success.
+    if (report.outcome === "refused") throw new Error(`payment run refused: ${report.stopReason}`);
+    if (report.outcome === "stopped") throw new Error(`payment run stopped: ${report.stopReason}`);
+    return report.outcome === "done" ? 0 : 1;
   },
 };

@@ -34,8 +34,17 @@ export interface RunningPayments {
   stop(): Promise<void>;
 }
 
-/** `audit`: the S3 client and bucket the audit objects are copied to. */
-export async function startPayments(host: HostContext, partitions: readonly string[], audit: { s3: S3Client; bucket: string }): Promise<RunningPayments | null> {
+/**
+ * `audit`: the S3 client and bucket the audit objects are copied to; `onRunEnded`: what the kind
+ * does after each run that ended done or stopped (worker-partition.ts: refresh the partition's
+ * summary and its metrics export), awaited before the run's report is returned.
+ */
+export async function startPayments(
+  host: HostContext,
+  partitions: readonly string[],
+  audit: { s3: S3Client; bucket: string },
+  hooks: { onRunEnded?: (report: PaymentRunReport) => Promise<void> } = {},
+): Promise<RunningPayments | null> {
   const { config, db, clock } = host;
   const log = host.log.child({ kind: "worker-partition", part: "payments" });
   const values = config.section(paymentsConfig);
@@ -67,7 +76,7 @@ export async function startPayments(host: HostContext, partitions: readonly stri
   }
   const service = await startPaymentsService({
     db, log, clock, owner: host.hostId, values, rpcUrl: url, chainId, payerKey: key, partitions,
-    auditStore: s3AuditStore(audit.s3, audit.bucket),
+    auditStore: s3AuditStore(audit.s3, audit.bucket), onRunEnded: hooks.onRunEnded,
   });
   const summary = `payments: schedule every ${values.paymentSensorIntervalSeconds} s on ${label} (chain ${chainId}, payer ${service.payerAddress}), audit to s3://${audit.bucket}/payments/`;
   return {

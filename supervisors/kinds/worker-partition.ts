@@ -7,7 +7,9 @@
  *    when STRATA_SAMPLES allows (bundled-samples.ts: by default only with the embedded database
  *    and dev chain), and the same sensor runs against it;
  *  - `/health` lists `s3` (ListBuckets); `/ready` lists `ingress:worker-partition-s3`;
- *  - payments (supervisors/kinds/payments.ts) run beside it.
+ *  - payments (supervisors/kinds/payments.ts) run beside it; after each run that ended, the
+ *    partition actor rewrites worker_summary (`refresh-summary`: the paid amounts changed) and
+ *    worker_summary.json / worker_performance.json are exported again (seed A2.8), as after a batch.
  * Ingest never pays: the sensor only journals and lets the partition actors catch up.
  */
 import type { S3Client } from "@aws-sdk/client-s3";
@@ -20,6 +22,8 @@ import { createS3Client } from "../../actors/ingress/s3-client.ts";
 import { cursorSource } from "../../actors/ingress/s3-sensor.ts";
 import { s3SensorReadiness } from "../../actors/ingress/s3-sensor-readiness.ts";
 import { ensureBucket, SAMPLES_DIR, uploadSampleEvents } from "../../actors/ingress/s3-upload-samples.ts";
+import { exportPartitionMetrics } from "../../actors/ingress/s3-metrics-export.ts";
+import type { PaymentRunReport } from "../../actors/worker-partition/payments/payment-run.ts";
 import { paymentsConfig } from "../../actors/worker-partition/payments/config.ts";
 import { maskServiceUrl } from "../../config/redact.ts";
 import type { ReadinessCheck } from "../../admin/source.ts";
@@ -79,9 +83,16 @@ export const workerPartitionModule: KindModule = {
       s3Probe(settings.s3 as { endpoint: string; region: string; accessKeyId?: string; secretAccessKey?: string }, config.s3Endpoint ? `s3 ${maskServiceUrl(config.s3Endpoint)}` : `embedded s3rver ${settings.s3.endpoint}`),
     ];
 
+    // A run credited workers: without this, worker_summary and its export kept the old paid /
+    // pending amounts until the partition's next event file (a quiet partition: for ever). A
+    // timeout only delays it: a batch in the actor's mailbox ends with a summary of its own.
+    const refreshAfterPayment = async (report: PaymentRunReport): Promise<void> => {
+      await system.ask(WORKER_PARTITION_KIND, report.partitionId, "refresh-summary", {}, { timeoutMs: 60_000 });
+      await exportPartitionMetrics(db, client, settings.s3.metricsBucket, report.partitionId, clock.now());
+    };
     let payments: RunningPayments | null = null;
     try {
-      payments = await startPayments(host, PARTITIONS.map((p) => p.id), { s3: client, bucket: settings.s3.metricsBucket });
+      payments = await startPayments(host, PARTITIONS.map((p) => p.id), { s3: client, bucket: settings.s3.metricsBucket }, { onRunEnded: refreshAfterPayment });
     } catch (err) {
       // A payer key that cannot be read is a configuration error: stop, naming the key (the
       // error never holds its value). Anything else (the dev chain did not start): payments are

@@ -11,6 +11,10 @@
  *  - The audit goes to S3 after every run, once at start, and every
  *    PAYMENT_AUDIT_EXPORT_INTERVAL_SECONDS, so a resolution made outside any run (admin route,
  *    `strata payments resolve`) reaches S3 within one interval.
+ *  - After every run that ended (done or stopped: either may have credited workers), before the
+ *    run's promise settles, `onRunEnded` is called: the host refreshes the partition's
+ *    worker_summary and its S3 export (seed A2.8), which would otherwise keep the old paid and
+ *    pending amounts until a new event file arrives. Payments never talk to the actor system.
  */
 import type { Logger } from "pino";
 import type { Db } from "../../../db/db.ts";
@@ -48,6 +52,12 @@ export interface PaymentsServiceOptions {
   schedule?: boolean;
   /** Longest wait before a busy or failed run is tried again (default 60 s; a dead host's lease is waited out). */
   retryMaxWaitMs?: number;
+  /**
+   * Called after each run that ended done or stopped (not busy, refused or thrown), awaited before
+   * the run's promise settles; a failure is logged and never fails the run. The host refreshes
+   * the partition's summary and metrics export here (paid amounts changed).
+   */
+  onRunEnded?: (report: PaymentRunReport) => Promise<void>;
 }
 
 export type PaymentTriggerSource = "schedule" | "admin" | "startup";
@@ -117,6 +127,13 @@ export async function startPaymentsService(opts: PaymentsServiceOptions): Promis
       // Past the run's chain checks: the node is on CHAIN_ID now.
       if (report.outcome === "done" || report.outcome === "stopped") startProblem = null;
       log.info({ partition: partitionId, outcome: report.outcome, trigger }, `payments: ${trigger} run finished`);
+      if (opts.onRunEnded && (report.outcome === "done" || report.outcome === "stopped")) {
+        try {
+          await opts.onRunEnded(report);
+        } catch (err) {
+          log.warn({ partition: partitionId, err: errorMessage(err) }, "payments: refreshing the summary after the run failed; the next run or event file refreshes it");
+        }
+      }
       return report;
     } catch (err) {
       lastRun.set(partitionId, `${FAILED_PREFIX}${errorMessage(err)}`);
