@@ -47,7 +47,16 @@ export function fileText(body: FileBody): string {
  * error other than an InputError (a defect, not bad input) is thrown.
  */
 export function prepareEventFile(body: FileBody, partitionId: string, source: string, keepEvents: boolean): PreparedEventFile {
-  const text = fileText(body);
+  let text: string;
+  try {
+    text = fileText(body);
+  } catch (err) {
+    // Bytes that do not fit a JS string (Node: ERR_STRING_TOO_LONG; a RangeError elsewhere) are
+    // too large to be an event file, every time: refused whole, not a failure of the batch.
+    if (!isStringTooLong(err)) throw err;
+    const length = typeof body === "string" ? body.length : body.byteLength;
+    return { pieces: [], rejected: [], refused: { error: `${source}: the file (${length} bytes) is too large to read as text: ${errorMessage(err)}`, errorCode: "file_too_large", head: "", length } };
+  }
   try {
     const parsed = parseEventFile(text, partitionId, source);
     const pieces = journalPieces(parsed.events);
@@ -59,6 +68,12 @@ export function prepareEventFile(body: FileBody, partitionId: string, source: st
     if (!(err instanceof InputError) || err.code === "journal_event") throw err;
     return { pieces: [], rejected: [], refused: { error: errorMessage(err), errorCode: err.code, head: text.slice(0, 2000), length: text.length } };
   }
+}
+
+/** Whether decoding failed because the text would exceed the JS string limit. */
+function isStringTooLong(err: unknown): boolean {
+  if ((err as { code?: unknown } | null)?.code === "ERR_STRING_TOO_LONG") return true;
+  return err instanceof RangeError && /string length|too long|too large/i.test(err.message);
 }
 
 /** The events of a prepared file, in file order: the objects it carries, else its columns decoded, else its pieces parsed. */
