@@ -73,7 +73,8 @@ export interface AskOptions extends SendOptions {
 export class ActorSystem {
   private readonly supervisors = new Map<string, KindSupervisor<unknown>>();
   private readonly idle = new IdleTracker();
-  private readonly inTransit = new Set<string>();
+  /** Messages sent over the transport to an owned partition and not arrived yet, per envelope id. */
+  private readonly inTransit = new Map<string, number>();
   private readonly router: Router | null;
   private readonly owned: Set<number>;
   private started = false;
@@ -109,7 +110,7 @@ export class ActorSystem {
     };
     this.target = {
       deliverIncoming: (kind, entityId, delivery, force) => {
-        if (this.inTransit.delete(delivery.env.id)) this.idle.dec();
+        if (this.arrived(delivery.env.id)) this.idle.dec();
         this.supervisor(kind).deliver(entityId, delivery, force);
       },
       stateOf: async (kind, entityId) => (await this.supervisor(kind).inspect(entityId)).state,
@@ -267,6 +268,8 @@ export class ActorSystem {
     if (kind !== undefined) return this.supervisor(kind).stopActor(entityId ?? "");
     if (this.stopped) return;
     this.stopped = true;
+    // A whenIdle still waiting (a drain that timed out) must not keep the process alive.
+    this.idle.close();
     this.router?.close();
     await Promise.all([...this.supervisors.values()].map((s) => s.stop()));
   }
@@ -296,6 +299,15 @@ export class ActorSystem {
     return makeEnvelope(kind, type, body, { id: opts.id, version: opts.version, cause: opts.cause, timestamp: this.stamp });
   }
 
+  /** Counts one in-transit message with this envelope id as arrived; false when none was counted. */
+  private arrived(id: string): boolean {
+    const n = this.inTransit.get(id);
+    if (n === undefined) return false;
+    if (n <= 1) this.inTransit.delete(id);
+    else this.inTransit.set(id, n - 1);
+    return true;
+  }
+
   private isLocal(kind: string, entityId: string): boolean {
     if (!this.router) return true;
     return this.directLocal && this.supervisors.has(kind) && this.owned.has(partitionOf(entityId, this.partitions));
@@ -311,13 +323,14 @@ export class ActorSystem {
     // A message to ourselves over the transport counts as outstanding work until it arrives.
     const toSelf = this.started && this.supervisors.has(kind) && this.owned.has(partitionOf(entityId, this.partitions));
     if (toSelf) {
-      this.inTransit.add(env.id);
+      // Counted per id: the same envelope id (a dedupe key) may be sent more than once.
+      this.inTransit.set(env.id, (this.inTransit.get(env.id) ?? 0) + 1);
       this.idle.inc();
     }
     try {
       router.send(entityId, env, force);
     } catch (err) {
-      if (toSelf && this.inTransit.delete(env.id)) this.idle.dec();
+      if (toSelf && this.arrived(env.id)) this.idle.dec();
       throw err;
     }
   }

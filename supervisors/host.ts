@@ -15,7 +15,8 @@
  *   embedded engines  s3rver and anvil as child processes, started only when a kind needs them
  *
  * stop(): ingress first (no new work), then wait until the actors are idle, then the actor
- * system, micro services, admin, kind leftovers, transport, db and embedded processes.
+ * system (each bounded by drainTimeoutMs), micro services, admin, kind leftovers, transport, db
+ * and embedded processes.
  * A start that fails part-way stops what it had started and rethrows.
  */
 import { hostname } from "node:os";
@@ -139,7 +140,20 @@ export async function startHost(config: StrataConfig, opts: HostOptions = {}): P
           clearTimeout(timer);
           if (!idle) log.warn({ limitMs: limit }, "stop: actors not idle in time; stopping anyway (the journal keeps the rest)");
         });
-        await step("actor system", () => sys.stop());
+        await step("actor system", async () => {
+          // stop() lets a running handler finish its message: one that never returns must not
+          // hold the host's stop (bounded like the drain).
+          const limit = opts.drainTimeoutMs ?? 30_000;
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          const stopped = await Promise.race([
+            sys.stop().then(() => true),
+            new Promise<false>((resolve) => {
+              timer = setTimeout(() => resolve(false), limit);
+            }),
+          ]);
+          clearTimeout(timer);
+          if (!stopped) log.warn({ limitMs: limit }, "stop: actor system not stopped in time (a handler still running); going on (the journal keeps the rest)");
+        });
       }
       if (services) await step("micro services", () => services!.stop());
       if (admin) await step("admin", () => admin!.close());

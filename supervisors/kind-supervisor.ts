@@ -385,7 +385,11 @@ export class KindSupervisor<S> {
     };
   }
 
-  /** Stops taking messages, lets running transactions finish, rejects what is still queued. */
+  /**
+   * Stops taking messages, rejects what is still queued (senders waiting for room are woken and
+   * refused), lets a handler that is running finish its message, then commits what is pending
+   * and lets running transactions finish.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.sweepTimer) this.deps.clock.clearTimeout(this.sweepTimer);
@@ -394,9 +398,20 @@ export class KindSupervisor<S> {
     for (const cell of all) {
       if (cell.timer) this.deps.clock.clearTimeout(cell.timer);
       cell.timer = null;
-      if (cell.running) continue;
-      for (const d of cell.mailbox.drain()) this.finishRejected(d, new ActorResetError(`actor system stopped before ${this.name}/${cell.id} processed ${d.env.type}`));
+      // A running loop rejects its own queue when its current message is done (run()).
+      if (!cell.running) {
+        for (const d of cell.mailbox.drain()) this.finishRejected(d, new ActorResetError(`actor system stopped before ${this.name}/${cell.id} processed ${d.env.type}`));
+      }
+      this.wake(cell); // senders waiting for room (whenRoom) see the stop and are refused
     }
+    // Windowed states must not wait for their window while an activation awaits them (settled).
+    for (const c of this.committers) c.flushNow();
+    // A handler still running finishes its message; its state goes into the final commit below.
+    await Promise.all(
+      all.map(async (cell) => {
+        while (cell.running) await this.nextChange(cell);
+      }),
+    );
     await Promise.all(this.committers.map((c) => c.drain()));
     this.deps.idle.onAwait.delete(this.flushOnIdle);
   }
@@ -481,6 +496,9 @@ export class KindSupervisor<S> {
       cell.running = false;
     }
     if (this.stopped) {
+      // A handler that failed during stop scheduled a restart: nothing restarts after stop.
+      if (cell.timer) this.deps.clock.clearTimeout(cell.timer);
+      cell.timer = null;
       for (const d of cell.mailbox.drain()) this.finishRejected(d, new ActorResetError(`actor system stopped before ${this.name}/${cell.id} processed ${d.env.type}`));
     }
     this.wake(cell);
@@ -552,8 +570,12 @@ export class KindSupervisor<S> {
   private async activate(cell: Cell<S>): Promise<boolean> {
     cell.status = "activating";
     try {
-      // A restart reloads what is persisted: let this actor's pending transactions finish first.
-      if (cell.pending > 0) await this.settled(cell);
+      // A restart reloads what is persisted: let this actor's pending transactions finish first
+      // (at once: a windowed kind's earlier state must not hold the restart for its window).
+      if (cell.pending > 0) {
+        this.committers[cell.lane].flushNow();
+        await this.settled(cell);
+      }
       if (cell.loaded) {
         cell.status = "active";
         return true;
