@@ -46,6 +46,7 @@ import type { Transport } from "./transport/transport.ts";
 import { createMemoryTransport } from "./transport/memory-transport.ts";
 import { connectNatsTransport } from "./transport/nats-transport.ts";
 import { registerKindServices } from "./transport/micro-services.ts";
+import { refuseSecondHost } from "./single-host-check.ts";
 import type { KindServices, KindServiceSpec } from "./transport/micro-services.ts";
 import { checkAll, dbProbe, transportProbe } from "./dependency-health.ts";
 import type { DependencyProbe } from "./dependency-health.ts";
@@ -182,6 +183,8 @@ export async function startHost(config: StrataConfig, opts: HostOptions = {}): P
     if (config.natsUrl) {
       transport = await connectNatsTransport(config.natsUrl, { name: `strata-${hostId}`, clock });
       log.info({ part: "transport", url: maskServiceUrl(config.natsUrl) }, `transport: nats at ${maskServiceUrl(config.natsUrl)}`);
+      // No partition ownership across hosts yet: a second host of a kind would double-apply.
+      await refuseSecondHost(transport, config.kinds);
     } else {
       transport = createMemoryTransport({ clock, onError: (err, subject) => log.error({ err, subject }, "in-process transport: handler failed") });
       log.info({ part: "transport" }, "transport: embedded in-process transport");
