@@ -269,34 +269,36 @@ export class S3Sensor {
 
   private async newVersions(p: Partition): Promise<KeyVersion[]> {
     const settleMs = this.opts.settleMs ?? 0;
-    const listed: KeyVersion[] = [];
+    const source = cursorSource(this.opts.bucket, p);
+    const out: KeyVersion[] = [];
     let token: string | undefined;
+    // Page by page (≤ 1,000 keys each): the cursor is asked about one page at a time, so neither
+    // memory nor the query's key array grows with the prefix (one array of every key ever listed
+    // reached PostgreSQL's 1 GB parameter limit near 10 M keys); listing stops once a batch of new
+    // keys is found (S3 lists in key order, which is the batch's order).
     do {
       const { command, date } = captureServerDate(new ListObjectsV2Command({ Bucket: this.opts.bucket, Prefix: p.s3Prefix, ContinuationToken: token }));
       const page = await this.deps.s3.send(command);
       const now = date() ?? this.deps.clock.now();
+      const listed: KeyVersion[] = [];
       for (const o of page.Contents ?? []) {
         if (!o.Key || !isEventFileKey(p, o.Key)) continue;
         if (settleMs > 0 && o.LastModified && now - o.LastModified.getTime() < settleMs) continue;
         listed.push({ key: o.Key, etag: o.ETag ?? null });
       }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
-    const source = cursorSource(this.opts.bucket, p);
-    const known = await knownVersions(this.deps.db, source, listed.map((l) => l.key));
-    const unversioned = new Map<string, string>();
-    const out = listed.filter((l) => {
-      const k = known.get(l.key);
-      if (!k) return true;
-      if (k.state === "pending" || l.etag === null) return false;
-      if (k.etag === null) {
-        unversioned.set(l.key, l.etag);
-        return false;
+      const known = await knownVersions(this.deps.db, source, listed.map((l) => l.key));
+      const unversioned = new Map<string, string>();
+      for (const l of listed) {
+        const k = known.get(l.key);
+        if (!k) out.push(l);
+        else if (k.state === "pending" || l.etag === null) continue;
+        else if (k.etag === null) unversioned.set(l.key, l.etag);
+        else if (k.etag !== l.etag) out.push(l);
       }
-      return k.etag !== l.etag;
-    });
-    // Keys confirmed before versions were kept: assumed unchanged, their version noted from now on.
-    if (unversioned.size > 0) await recordVersions(this.deps.db, source, unversioned);
+      // Keys confirmed before versions were kept: assumed unchanged, their version noted from now on.
+      if (unversioned.size > 0) await recordVersions(this.deps.db, source, unversioned);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token && out.length < this.opts.maxFilesPerBatch);
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).slice(0, this.opts.maxFilesPerBatch);
   }
 
