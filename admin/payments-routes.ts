@@ -7,15 +7,20 @@
  *                                           already in progress or the run was refused (another chain),
  *                                           503 when it stopped before paying everyone (gas cap,
  *                                           balance, RPC): the report is the body in every case
- *   POST /payments/:paymentId/resolve       body {"as": "paid"|"unpaid", "note": "…", "by"?: "…"} (mutating)
+ *   POST /payments/:paymentId/resolve       body {"as": "paid"|"unpaid", "note": "…", "by"?: "…"} (mutating);
+ *                                           after the resolution, and before answering, `onResolved`
+ *                                           (the host: refresh the partition's worker_summary and its
+ *                                           export); its failure is a warning, the answer is unchanged
  * POST routes are mutating: the server asks for the ADMIN_TOKEN bearer (or serves loopback only).
  * A partition in a path is URL-encoded (`ai%7Cus-central`). Amounts are decimal strings of wei.
  */
+import type { Logger } from "pino";
 import type { Queryable, Db } from "../db/db.ts";
 import { listAudit, listWalEntries, paidTotals, resolvePayment, getWalEntry } from "../actors/worker-partition/payments/payment-store.ts";
 import type { WalEntry } from "../actors/worker-partition/payments/payment-store.ts";
 import type { PaymentRunReport } from "../actors/worker-partition/payments/payment-run.ts";
 import { ACTIVE_PARTITIONS, isActivePartition } from "../actors/worker-partition/partitions.ts";
+import { errorMessage } from "../protocols/errors.ts";
 import type { Route } from "./router.ts";
 
 export interface PartitionPayments {
@@ -33,6 +38,16 @@ export interface PaymentsRoutesOptions {
   db: Db;
   /** Runs one payment run of a partition; absent when payments do not run on this host. */
   trigger?: PaymentTrigger;
+  /**
+   * Called after a resolution changed the entry (resolved paid: the ledger credited; resolved
+   * unpaid: the amount owed again), awaited before the route answers. The worker-partition host
+   * rewrites the partition's worker_summary and exports it again: a resolution happens outside
+   * any payment run, so nothing else would until the partition's next event file. A failure is
+   * logged as a warning (`log`); the resolution stands and the answer is the same.
+   */
+  onResolved?: (entry: WalEntry) => Promise<void>;
+  /** Where a failed `onResolved` is reported (a warning). */
+  log?: Logger;
 }
 
 export class PaymentRequestError extends Error {
@@ -141,6 +156,16 @@ export function paymentsRoutes(opts: PaymentsRoutesOptions): Route[] {
           const body = (req.body ?? {}) as { as?: unknown; note?: unknown; by?: unknown };
           const by = typeof body.by === "string" && body.by.trim() !== "" ? `admin:${body.by.trim()}` : "admin";
           const entry = await resolvePaymentChecked(db, req.params.paymentId, body.as, body.note, by);
+          if (opts.onResolved) {
+            try {
+              await opts.onResolved(entry);
+            } catch (err) {
+              opts.log?.warn(
+                { partition: entry.partitionId, paymentId: entry.paymentId, err: errorMessage(err) },
+                "payments: the payment is resolved but refreshing the partition's summary failed; the next payment run or event file refreshes it",
+              );
+            }
+          }
           return { status: 200, json: { ok: true, payment: entry } };
         } catch (err) {
           return fail(err);

@@ -10,6 +10,9 @@
  *                                                 partition's worker_summary is rewritten with the
  *                                                 paid amounts (its S3 export waits for the host's next one)
  *   strata payments resolve <paymentId> --as paid|unpaid --note "…" [--by NAME]
+ *                                                 after the resolution the payment's partition's
+ *                                                 worker_summary is rewritten the same way (paid
+ *                                                 credits the ledger); a failure of that is a warning
  * `--json` prints one JSON document. Amounts are wei, decimal strings.
  */
 import pino from "pino";
@@ -51,11 +54,12 @@ export async function configuredPaymentTrigger(config: StrataConfig, db: Db, own
 }
 
 /**
- * After a run that ended: the partition actor, on a one-shot local runtime as `strata import` uses,
- * rewrites worker_summary with the paid amounts (`refresh-summary`), as a host does after its own
- * runs. A host does not hear of this command's runs; without this its summary kept the old paid
- * and pending amounts until the partition's next event file. Opened after the payment run's
- * database is closed (an embedded PGlite folder has one user at a time).
+ * After a run that ended, or a resolution: the partition actor, on a one-shot local runtime as
+ * `strata import` uses, rewrites worker_summary with the paid amounts (`refresh-summary`), as a
+ * host does after its own runs and the admin resolve route. A host does not hear of this command's
+ * runs or resolutions; without this its summary kept the old paid and pending amounts until the
+ * partition's next event file. Opened after the command's database is closed (an embedded PGlite
+ * folder has one user at a time).
  */
 async function refreshSummary(config: StrataConfig, partitionId: string): Promise<void> {
   const rt = await openLocalRuntime(config, { kinds: ["worker-partition"] });
@@ -128,6 +132,7 @@ export const paymentsCommand: Command = {
     const config = loadConfig(io.env, { flags: configFlags(args.values), sections: KIND_SECTIONS });
     const { db } = await openConfiguredDb(config, 2, { existing: true });
     let report: PaymentRunReport | null = null;
+    let resolvedIn: string | null = null;
     try {
       if (action === "list") await list(db, partition, io, json);
       else if (action === "audit") await audit(db, partition, io, json);
@@ -140,6 +145,7 @@ export const paymentsCommand: Command = {
         const by = typeof args.values.by === "string" && args.values.by.trim() !== "" ? `cli:${args.values.by.trim()}` : "cli";
         try {
           const entry = await resolvePaymentChecked(db, target!, args.values.as, args.values.note, by);
+          resolvedIn = entry.partitionId;
           if (json) io.out(toJson(entry));
           else io.out(`payment ${entry.paymentId} resolved: ${entry.status} (${entry.note})`);
         } catch (err) {
@@ -149,6 +155,13 @@ export const paymentsCommand: Command = {
       }
     } finally {
       await db.close();
+    }
+    if (resolvedIn !== null) {
+      try {
+        await refreshSummary(config, resolvedIn);
+      } catch (err) {
+        io.err(`strata payments: the payment is resolved but worker_summary was not refreshed (the next payment run or event file refreshes it): ${errorMessage(err)}`);
+      }
     }
     if (report === null) return 0;
     if (report.outcome === "done" || report.outcome === "stopped") {

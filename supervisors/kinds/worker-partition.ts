@@ -9,7 +9,9 @@
  *  - `/health` lists `s3` (ListBuckets); `/ready` lists `ingress:worker-partition-s3`;
  *  - payments (supervisors/kinds/payments.ts) run beside it; after each run that ended, the
  *    partition actor rewrites worker_summary (`refresh-summary`: the paid amounts changed) and
- *    worker_summary.json / worker_performance.json are exported again (seed A2.8), as after a batch.
+ *    worker_summary.json / worker_performance.json are exported again (seed A2.8), as after a batch;
+ *    the same after a person resolves an ambiguous or reverted payment (`POST
+ *    /payments/:paymentId/resolve`: resolved paid credits the ledger outside any run).
  * Ingest never pays: the sensor only journals and lets the partition actors catch up.
  */
 import type { S3Client } from "@aws-sdk/client-s3";
@@ -83,16 +85,19 @@ export const workerPartitionModule: KindModule = {
       s3Probe(settings.s3 as { endpoint: string; region: string; accessKeyId?: string; secretAccessKey?: string }, config.s3Endpoint ? `s3 ${maskServiceUrl(config.s3Endpoint)}` : `embedded s3rver ${settings.s3.endpoint}`),
     ];
 
-    // A run credited workers: without this, worker_summary and its export kept the old paid /
-    // pending amounts until the partition's next event file (a quiet partition: for ever). A
-    // timeout only delays it: a batch in the actor's mailbox ends with a summary of its own.
-    const refreshAfterPayment = async (report: PaymentRunReport): Promise<void> => {
-      await system.ask(WORKER_PARTITION_KIND, report.partitionId, "refresh-summary", {}, { timeoutMs: 60_000 });
-      await exportPartitionMetrics(db, client, settings.s3.metricsBucket, report.partitionId, clock.now());
+    // A run credited workers, or a person resolved a payment: without this, worker_summary and its
+    // export kept the old paid / pending amounts until the partition's next event file (a quiet
+    // partition: for ever). A timeout only delays it: a batch in the actor's mailbox ends with a
+    // summary of its own.
+    const refreshAfterPayment = async (partitionId: string): Promise<void> => {
+      await system.ask(WORKER_PARTITION_KIND, partitionId, "refresh-summary", {}, { timeoutMs: 60_000 });
+      await exportPartitionMetrics(db, client, settings.s3.metricsBucket, partitionId, clock.now());
     };
     let payments: RunningPayments | null = null;
     try {
-      payments = await startPayments(host, PARTITIONS.map((p) => p.id), { s3: client, bucket: settings.s3.metricsBucket }, { onRunEnded: refreshAfterPayment });
+      payments = await startPayments(host, PARTITIONS.map((p) => p.id), { s3: client, bucket: settings.s3.metricsBucket }, {
+        onRunEnded: (report: PaymentRunReport) => refreshAfterPayment(report.partitionId),
+      });
     } catch (err) {
       // A payer key that cannot be read is a configuration error: stop, naming the key (the
       // error never holds its value). Anything else (the dev chain did not start): payments are
@@ -121,8 +126,14 @@ export const workerPartitionModule: KindModule = {
 
     return {
       actorKinds: [WORKER_PARTITION_KIND],
-      // Payments admin routes; without running payments the trigger answers 503.
-      routes: paymentsRoutes({ db, trigger: payments ? (p) => payments!.trigger(p) : undefined }),
+      // Payments admin routes; without running payments the trigger answers 503. A resolution
+      // (payments running here or not) refreshes its partition's summary and export.
+      routes: paymentsRoutes({
+        db,
+        trigger: payments ? (p) => payments!.trigger(p) : undefined,
+        onResolved: (entry) => refreshAfterPayment(entry.partitionId),
+        log: log.child({ part: "payments" }),
+      }),
       summary: payments ? `${summary}; ${payments.summary}` : summary,
       probes,
       ready,
