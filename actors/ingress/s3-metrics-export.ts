@@ -20,7 +20,28 @@ export function metricsKeys(partitionId: string): { summary: string; performance
   return { summary: `${p.region}/${p.nodeType}/worker_summary.json`, performance: `${p.region}/${p.nodeType}/worker_performance.json` };
 }
 
-export async function exportPartitionMetrics(db: Queryable, s3: S3Client, bucket: string, partitionId: string, nowMs: number): Promise<void> {
+/** The export in progress per `bucket/partition` in this process: exports of one partition run one after another. */
+const inProgress = new Map<string, Promise<void>>();
+
+/**
+ * Exports one partition. Exports of one partition in this process (the sensor's after a batch,
+ * the host's after a payment run or a resolution) run one after another, each reading the tables
+ * when its turn comes: two at once could read in one order and write in the other, leaving the
+ * older figures in S3 until the next export.
+ */
+export function exportPartitionMetrics(db: Queryable, s3: S3Client, bucket: string, partitionId: string, nowMs: number): Promise<void> {
+  const key = `${bucket}/${partitionId}`;
+  const previous = inProgress.get(key) ?? Promise.resolve();
+  const mine = previous.catch(() => {}).then(() => exportNow(db, s3, bucket, partitionId, nowMs));
+  const tracked = mine.catch(() => {});
+  inProgress.set(key, tracked);
+  void tracked.then(() => {
+    if (inProgress.get(key) === tracked) inProgress.delete(key);
+  });
+  return mine;
+}
+
+async function exportNow(db: Queryable, s3: S3Client, bucket: string, partitionId: string, nowMs: number): Promise<void> {
   const p = requirePartition(partitionId);
   const keys = metricsKeys(partitionId);
   const export_timestamp = exportTimestamp(nowMs);
