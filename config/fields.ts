@@ -65,7 +65,7 @@ function make<T, const O extends Common<T>>(env: string, expected: string, parse
 }
 
 /** Basis points as the decimal rate they stand for: 2500 → "0.25", 10000 → "1" (basisPoints' inverse). */
-function bpsAsRate(bps: number): string {
+export function bpsToRate(bps: number): string {
   const frac = String(bps % 10_000).padStart(4, "0").replace(/0+$/, "");
   const whole = Math.floor(bps / 10_000);
   return frac === "" ? String(whole) : `${whole}.${frac}`;
@@ -130,7 +130,7 @@ export const field = {
       const bps = Number(m[1]) * 10_000 + Number((m[2] ?? "").padEnd(4, "0"));
       if (bps > 10_000) fail(expected, raw);
       return bps;
-    }, { asText: bpsAsRate, ...opts });
+    }, { asText: bpsToRate, ...opts });
   },
 
   boolean<const O extends Common<boolean>>(env: string, opts: O = {} as O) {

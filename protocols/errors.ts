@@ -52,13 +52,19 @@ export function isPoisonError(err: unknown): boolean {
 const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "ECONNABORTED"]);
 /** PostgreSQL SQLSTATEs of a server shutting down, starting, or out of connections (class 08 is matched whole). */
 const SERVER_UNAVAILABLE_STATES = new Set(["57P01", "57P02", "57P03", "53300"]);
+/**
+ * AWS SDK error names of a store that is slow, overloaded or failing (not of the object asked
+ * for): a request past the client's timeouts (s3-client.ts; a TimeoutError has no code), S3's
+ * throttling and server errors. An HTTP 5xx answer counts the same.
+ */
+const SERVICE_UNAVAILABLE_NAMES = new Set(["TimeoutError", "RequestTimeout", "SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeTooSkewed"]);
 /** pg's own errors for a lost or refused connection (they carry no code). */
 const PG_CONNECTION_MESSAGE = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;
 
 /**
  * Whether an error says a dependency could not be reached: a refused, reset or timed-out
  * connection, a database server shutting down or not accepting connections (SQLSTATE class 08,
- * 57P01-57P03, 53300). Such a failure is an outage, not the actor's fault: its supervisor keeps
+ * 57P01-57P03, 53300), an S3-compatible store timing out, throttling or answering 5xx. Such a failure is an outage, not the actor's fault: its supervisor keeps
  * backing off instead of counting it toward failing the actor (kind-supervisor.ts). Looks
  * through `cause` and AggregateError (a dual-stack connect) a few levels deep.
  */
@@ -67,6 +73,9 @@ export function isDependencyUnavailable(err: unknown, depth = 0): boolean {
   const code = (err as { code?: unknown }).code;
   if (typeof code === "string" && (NETWORK_CODES.has(code) || SERVER_UNAVAILABLE_STATES.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true;
   if (err instanceof Error && PG_CONNECTION_MESSAGE.test(err.message)) return true;
+  const e = err as { name?: unknown; $metadata?: { httpStatusCode?: unknown } };
+  if (typeof e.name === "string" && SERVICE_UNAVAILABLE_NAMES.has(e.name)) return true;
+  if (typeof e.$metadata?.httpStatusCode === "number" && e.$metadata.httpStatusCode >= 500) return true;
   if (err instanceof AggregateError && err.errors.some((e) => isDependencyUnavailable(e, depth + 1))) return true;
   return isDependencyUnavailable((err as { cause?: unknown }).cause, depth + 1);
 }

@@ -129,31 +129,14 @@ export async function startHost(config: StrataConfig, opts: HostOptions = {}): P
       for (const r of [...running].reverse()) await step(`${r.module.kind} ingress`, () => r.kind.stopIngress());
       if (system) {
         const sys = system;
+        const limit = opts.drainTimeoutMs ?? 30_000;
         await step("drain", async () => {
-          const limit = opts.drainTimeoutMs ?? 30_000;
-          let timer: ReturnType<typeof setTimeout> | undefined;
-          const idle = await Promise.race([
-            sys.whenIdle().then(() => true),
-            new Promise<false>((resolve) => {
-              timer = setTimeout(() => resolve(false), limit);
-            }),
-          ]);
-          clearTimeout(timer);
-          if (!idle) log.warn({ limitMs: limit }, "stop: actors not idle in time; stopping anyway (the journal keeps the rest)");
+          if (!(await settlesWithin(sys.whenIdle(), limit))) log.warn({ limitMs: limit }, "stop: actors not idle in time; stopping anyway (the journal keeps the rest)");
         });
         await step("actor system", async () => {
           // stop() lets a running handler finish its message: one that never returns must not
           // hold the host's stop (bounded like the drain).
-          const limit = opts.drainTimeoutMs ?? 30_000;
-          let timer: ReturnType<typeof setTimeout> | undefined;
-          const stopped = await Promise.race([
-            sys.stop().then(() => true),
-            new Promise<false>((resolve) => {
-              timer = setTimeout(() => resolve(false), limit);
-            }),
-          ]);
-          clearTimeout(timer);
-          if (!stopped) log.warn({ limitMs: limit }, "stop: actor system not stopped in time (a handler still running); going on (the journal keeps the rest)");
+          if (!(await settlesWithin(sys.stop(), limit))) log.warn({ limitMs: limit }, "stop: actor system not stopped in time (a handler still running); going on (the journal keeps the rest)");
         });
       }
       if (services) await step("micro services", () => services!.stop());
@@ -285,5 +268,15 @@ export async function startHost(config: StrataConfig, opts: HostOptions = {}): P
     log.error({ err }, "strata host failed to start; stopping what was started");
     await stop();
     throw err;
+  }
+}
+
+/** Whether `work` settles within `limitMs` (it goes on either way; the timer does not outlive it). */
+async function settlesWithin(work: Promise<unknown>, limitMs: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([work.then(() => true), new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), limitMs)))]);
+  } finally {
+    clearTimeout(timer);
   }
 }

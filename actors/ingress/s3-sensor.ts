@@ -29,7 +29,7 @@
  *     keys one at a time: the good files commit, and a key whose own read or preparation failed
  *     when it was alone ALONE_AFTER_FAILED_BATCHES times (attempts ≥ 2 × that) is dead-lettered
  *     `s3_unreadable` with the last error, and confirmed. A dependency outage (S3 or the database
- *     unreachable, an S3 timeout or 5xx: isOutage) never counts: the claim's attempt is given back, the
+ *     unreachable, an S3 timeout or 5xx: isDependencyUnavailable) never counts: the claim's attempt is given back, the
  *     keys are retried as they are, and no file is dead-lettered for it.
  * A key whose LastModified is younger than settleMs by the listing's own clock (its Date header)
  * waits for the next poll: the embedded s3rver lists an object while it is still being written.
@@ -197,26 +197,9 @@ function taggedParser(parser: EventFileParser, bucket: string): EventFileParser 
 }
 
 /** S3 answers that say the store itself is failing or slow, not the object (the SDK retried them already). */
-const S3_OUTAGE_NAMES = new Set(["TimeoutError", "RequestTimeout", "SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeTooSkewed"]);
-
-/**
- * Whether a failure is an outage — S3 or the database unreachable (isDependencyUnavailable), an
- * S3 request that timed out (the client's timeouts, s3-client.ts: a TimeoutError without a code),
- * or an S3 server error (5xx) — looking through `cause` a few levels. An outage never counts
- * toward dead-lettering a file.
- */
-export function isOutage(err: unknown, depth = 0): boolean {
-  if (!err || typeof err !== "object" || depth > 4) return false;
-  if (isDependencyUnavailable(err)) return true;
-  const e = err as { name?: unknown; $metadata?: { httpStatusCode?: unknown }; cause?: unknown };
-  if (typeof e.name === "string" && S3_OUTAGE_NAMES.has(e.name)) return true;
-  if (typeof e.$metadata?.httpStatusCode === "number" && e.$metadata.httpStatusCode >= 500) return true;
-  return isOutage(e.cause, depth + 1);
-}
-
 /** Whether a failure of a batch of the one key `key` is that file's own (its read, its preparation, its data). */
 function isOwnFailure(err: unknown, key: string): boolean {
-  if (isOutage(err)) return false;
+  if (isDependencyUnavailable(err)) return false;
   return (err instanceof FileFailure && err.key === key) || isPoisonError(err);
 }
 
@@ -342,7 +325,7 @@ export class S3Sensor {
       report = await ingestEventFiles(deps, p.id, fetchAhead(keys, this.opts.fetchConcurrency ?? DEFAULT_FETCH_CONCURRENCY, fetchFile));
       await this.deps.db.transaction((tx) => confirm(tx, source, keys, read));
     } catch (err) {
-      if (isOutage(err)) {
+      if (isDependencyUnavailable(err)) {
         // An outage is no file's fault: it must not bring a key nearer to being dead-lettered.
         await unclaim(this.deps.db, source, batchId).catch(() => {});
       }
@@ -376,7 +359,7 @@ export class S3Sensor {
       try {
         add(await this.runBatch(p, [{ key, etag }], true));
       } catch (err) {
-        if (isOutage(err)) throw err;
+        if (isDependencyUnavailable(err)) throw err;
         const cause = err instanceof FileFailure ? err.cause : err;
         if (isOwnFailure(err, key) && attempts + 1 >= 2 * ALONE_AFTER_FAILED_BATCHES) {
           const s3Source = `s3:${this.opts.bucket}/${key}`;

@@ -24,12 +24,8 @@ export function commissionRateToBps(text: string, what = "POOL_COMMISSION_RATE")
   return bps;
 }
 
-/** 2500 → "0.25" (the exact decimal the bps stand for). */
-export function bpsToRate(bps: number): string {
-  const whole = Math.floor(bps / 10_000);
-  const frac = String(bps % 10_000).padStart(4, "0").replace(/0+$/, "");
-  return frac === "" ? String(whole) : `${whole}.${frac}`;
-}
+/** 2500 → "0.25" (the exact decimal the bps stand for): the config's own inverse of POOL_COMMISSION_RATE. */
+export { bpsToRate } from "../../config/fields.ts";
 
 export interface CommissionSplit {
   poolCommission: bigint;

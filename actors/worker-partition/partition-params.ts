@@ -76,7 +76,8 @@ export function runsByParams<E extends { seq: number }>(plan: ParamsPlan, events
     const end = plan.nextChange(events[i].seq);
     let j = i + 1;
     while (j < events.length && events[j].seq < end) j++;
-    runs.push([params, events.slice(i, j) as E[]]);
+    // Live (one parameter set) the chunk is one run: passed on as it is, not copied.
+    runs.push([params, i === 0 && j === events.length ? (events as E[]) : events.slice(i, j)]);
     i = j;
   }
   return runs;

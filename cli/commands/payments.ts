@@ -156,21 +156,18 @@ export const paymentsCommand: Command = {
     } finally {
       await db.close();
     }
-    if (resolvedIn !== null) {
+    // The paid amounts changed (a resolution, a run that ended): the summary is rewritten.
+    const ended = report !== null && (report.outcome === "done" || report.outcome === "stopped");
+    const changedIn = resolvedIn ?? (ended ? report!.partitionId : null);
+    if (changedIn !== null) {
       try {
-        await refreshSummary(config, resolvedIn);
+        await refreshSummary(config, changedIn);
       } catch (err) {
-        io.err(`strata payments: the payment is resolved but worker_summary was not refreshed (the next payment run or event file refreshes it): ${errorMessage(err)}`);
+        const what = resolvedIn !== null ? "the payment is resolved" : "the run ended";
+        io.err(`strata payments: ${what} but worker_summary was not refreshed (the next payment run or event file refreshes it): ${errorMessage(err)}`);
       }
     }
     if (report === null) return 0;
-    if (report.outcome === "done" || report.outcome === "stopped") {
-      try {
-        await refreshSummary(config, report.partitionId);
-      } catch (err) {
-        io.err(`strata payments: the run ended but worker_summary was not refreshed (the host's next batch refreshes it): ${errorMessage(err)}`);
-      }
-    }
     // Refused (the database's payments or the node on another chain than CHAIN_ID): nothing
     // was done; stopped (gas above the cap, balance too low, the node failing): some workers
     // owed were not paid. A script must take neither for success.

@@ -20,7 +20,8 @@ import type { Db } from "../../../db/db.ts";
 import { DeadLetterStore, listDeadLetters } from "../../../db/dead-letter-store.ts";
 import { ActorSystem } from "../../../supervisors/actor-system.ts";
 import { SimulatedClock, systemClock } from "../../../supervisors/clock.ts";
-import { ALONE_AFTER_FAILED_BATCHES, S3Sensor, isOutage } from "../../../actors/ingress/s3-sensor.ts";
+import { ALONE_AFTER_FAILED_BATCHES, S3Sensor } from "../../../actors/ingress/s3-sensor.ts";
+import { isDependencyUnavailable } from "../../../protocols/errors.ts";
 import { createS3Client } from "../../../actors/ingress/s3-client.ts";
 import { createWorkerPartitionKind } from "../../../actors/worker-partition/kind.ts";
 import { WORKER_PARTITION_KIND } from "../../../actors/worker-partition/journal.ts";
@@ -340,7 +341,7 @@ test("S3 client - a server that accepts and never answers fails the request with
     clearTimeout(timer);
     assert.instance(outcome, Error, `the request failed (got ${String(outcome)})`);
     assert.is((outcome as Error).name, "TimeoutError");
-    assert.ok(isOutage(outcome), "a timeout is an outage: it never dead-letters a file");
+    assert.ok(isDependencyUnavailable(outcome), "a timeout is an outage: it never dead-letters a file");
     assert.ok(Date.now() - t0 < 15_000, `failed within the timeouts and the SDK's retries (${Date.now() - t0} ms)`);
     // The GET too (the sensor's other request).
     const get = await client.send(new GetObjectCommand({ Bucket: "b", Key: "k" })).then(
